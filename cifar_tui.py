@@ -1,0 +1,15 @@
+"""Entry point: `python cifar_tui.py` is the same as the `cifar-tui` console script."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    from cli.main import main as cli_main
+
+    sys.exit(cli_main())
+
+
+if __name__ == "__main__":
+    main()

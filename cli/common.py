@@ -1,0 +1,27 @@
+"""Pieces every subcommand shares: the error type, --db and JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+class CliError(Exception):
+    """A one-line problem for the user; the CLI prints it and exits with code 2."""
+
+
+def db_parent() -> argparse.ArgumentParser:
+    """A parent parser adding ``--db URL`` (default: env CIFAR_TUI_DB, else the user data folder)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--db", metavar="URL", default=None,
+        help="SQLAlchemy URL or SQLite file of the run store (default: $CIFAR_TUI_DB, else the user data folder)",
+    )
+    return parent
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
