@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 def _now() -> float:
@@ -97,7 +97,7 @@ class RunCancelled:
     time: float = field(default_factory=_now)
 
 
-TrainingEvent = Union[RunStarted, StepMetrics, EpochMetrics, CheckpointSaved, RunFinished, RunFailed, RunCancelled]
+TrainingEvent = RunStarted | StepMetrics | EpochMetrics | CheckpointSaved | RunFinished | RunFailed | RunCancelled
 TERMINAL_EVENTS = (RunFinished, RunFailed, RunCancelled)
 
 

@@ -1,0 +1,56 @@
+"""Where data and checkpoints live. No torch, so the CLI and TUI can check paths cheaply."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_cache_dir, user_data_dir
+
+APP_NAME = "cifar-tui"
+BATCHES_DIRNAME = "cifar-10-batches-py"
+DATA_ENV = "CIFAR_TUI_DATA"
+OFFLINE_ENV = "CIFAR_TUI_OFFLINE"  # set to 1 to never try a download (the tests do)
+HOME_ENV = "CIFAR_TUI_HOME"  # overrides the data folder for checkpoints, logs and locks
+
+
+def default_data_dir() -> Path:
+    return Path(user_cache_dir(APP_NAME)) / "data"
+
+
+def app_home() -> Path:
+    """Checkpoints, worker logs and locks: $CIFAR_TUI_HOME, else the user data folder."""
+    chosen = os.environ.get(HOME_ENV)
+    return Path(chosen).expanduser() if chosen else Path(user_data_dir(APP_NAME))
+
+
+def resolve_data_dir(data_dir: str | None) -> Path:
+    """--data-dir, else $CIFAR_TUI_DATA, else the user cache folder."""
+    chosen = data_dir or os.environ.get(DATA_ENV)
+    return Path(chosen).expanduser() if chosen else default_data_dir()
+
+
+def find_batches_dir(root: Path) -> Path | None:
+    """The folder holding data_batch_* files: root/cifar-10-batches-py or root itself."""
+    for candidate in (root / BATCHES_DIRNAME, root):
+        if candidate.is_dir() and any(candidate.glob("data_batch_*")):
+            return candidate
+    return None
+
+
+def downloads_allowed() -> bool:
+    return os.environ.get(OFFLINE_ENV) != "1"
+
+
+def data_folder_problem(dataset: str, data_dir: str | None) -> str | None:
+    """Why the config's data cannot be found, as a one-line message with the fix, or None."""
+    if dataset != "cifar10":
+        return None
+    root = resolve_data_dir(data_dir)
+    fix = f"pass --data-dir pointing at a folder that holds {BATCHES_DIRNAME}, set ${DATA_ENV}, or use --dataset synthetic"
+    explicit = data_dir or os.environ.get(DATA_ENV)
+    if explicit and not root.exists():
+        return f"data folder {root} does not exist: {fix}"
+    if find_batches_dir(root) is None and not downloads_allowed():
+        return f"no CIFAR-10 in {root} and downloads are off (${OFFLINE_ENV}=1): {fix}"
+    return None
