@@ -1,4 +1,4 @@
-"""Placeholder; filled in by its issue."""
+"""Placeholder; the worker commands land with the worker issue."""
 
 from __future__ import annotations
 

@@ -1,0 +1,44 @@
+"""`cifar-tui train`: train in the foreground with a progress bar, then print the results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli.common import CliError, db_parent, print_json
+from cli.config_args import add_config_arguments, config_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "train", parents=[db_parent()], help="train one run in the foreground",
+        description="Train one run in the foreground and print its results. The run is recorded in the store.",
+    )
+    add_config_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (config and results) on stdout")
+    parser.add_argument("--checkpoint-dir", default=None, help="where best.pt and last.pt go (default: the app folder)")
+    parser.add_argument("--no-store", action="store_true", help="do not record the run in the run store")
+    parser.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)  # refuses bad values before torch is even imported
+    from engine.data import DataError, ensure_cifar10, resolve_data_dir
+
+    if config.dataset == "cifar10":
+        try:
+            ensure_cifar10(resolve_data_dir(config.data_dir))
+        except DataError as exc:
+            raise CliError(str(exc)) from None
+    from cli.train_session import TrainSession
+
+    session = TrainSession(config, db_url=None if args.no_store else args.db,
+                           checkpoint_dir=args.checkpoint_dir, show_progress=not args.json and sys.stderr.isatty())
+    outcome = session.run()
+    if args.json:
+        print_json(outcome.to_json())
+    else:
+        outcome.print_summary()
+    return 0 if outcome.succeeded else 1
+
+

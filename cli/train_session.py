@@ -1,0 +1,145 @@
+"""One foreground training run: drives the engine, shows progress, records to the store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from engine.config import RunConfig
+from engine.events import (
+    EpochMetrics,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StepMetrics,
+    TrainingEvent,
+)
+from engine.paths import app_home
+
+
+@dataclass
+class TrainOutcome:
+    config: RunConfig
+    run_id: int | None
+    final: TrainingEvent
+    started: RunStarted | None
+    epochs: list[EpochMetrics] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return isinstance(self.final, RunFinished)
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"run_id": self.run_id, "status": _status(self.final), "config": self.config.to_dict()}
+        if self.started is not None:
+            result["device"] = self.started.device
+            result["num_params"] = self.started.num_params
+            result["dataset_note"] = self.started.dataset_note
+        result["epochs"] = [asdict(e) for e in self.epochs]
+        if isinstance(self.final, RunFinished):
+            f = self.final
+            result["results"] = {
+                "val_acc": f.final_val_acc, "best_val_acc": f.best_val_acc, "test_acc": f.test_acc,
+                "test_loss": f.test_loss, "train_images_per_s": f.images_per_s, "train_seconds": f.train_seconds,
+                "compile_seconds": f.compile_seconds, "per_class_acc": dict(zip(f.class_names, f.per_class_acc or [])),
+                "confusion": f.confusion, "checkpoint_best": f.checkpoint_best, "checkpoint_last": f.checkpoint_last,
+            }
+        elif isinstance(self.final, RunFailed):
+            result["error"] = self.final.reason
+        return result
+
+    def print_summary(self) -> None:
+        out = Console()
+        f = self.final
+        label = f"run {self.run_id}" if self.run_id is not None else "run"
+        if isinstance(f, RunFailed):
+            Console(stderr=True).print(f"[red]{label} failed:[/] {f.reason}", highlight=False)
+            return
+        if isinstance(f, RunCancelled):
+            out.print(f"{label} cancelled at step {f.step}")
+            return
+        assert isinstance(f, RunFinished)
+        pct = lambda v: "-" if v is None else f"{v * 100:.2f}%"  # noqa: E731
+        out.print(f"[bold green]{label} completed[/] in {f.train_seconds:.1f}s of training "
+                  f"({f.images_per_s:.0f} images/s)", highlight=False)
+        out.print(f"  val acc {pct(f.final_val_acc)} (best {pct(f.best_val_acc)})   test acc {pct(f.test_acc)}"
+                  + ("" if f.test_loss is None else f"   test loss {f.test_loss:.4f}"), highlight=False)
+        if self.started is not None and self.started.dataset_note:
+            out.print(f"  note: {self.started.dataset_note}", highlight=False)
+        if f.checkpoint_best:
+            out.print(f"  best checkpoint: {f.checkpoint_best}", highlight=False)
+
+
+def _status(final: TrainingEvent) -> str:
+    return {RunFinished: "completed", RunFailed: "failed", RunCancelled: "cancelled"}.get(type(final), "unknown")
+
+
+class TrainSession:
+    """Run the engine in this process; record each event in the store as it comes."""
+
+    def __init__(self, config: RunConfig, db_url: str | None = None, checkpoint_dir: str | None = None,
+                 show_progress: bool = True, use_store: bool = True):
+        self.config = config
+        self.db_url = db_url
+        self.use_store = use_store
+        self.checkpoint_dir = checkpoint_dir
+        self.show_progress = show_progress
+        self.started: RunStarted | None = None
+        self.epochs: list[EpochMetrics] = []
+
+    def run(self) -> TrainOutcome:
+        from engine.train import train
+
+        recorder = None
+        run_id = None
+        if self.use_store:
+            from storage.recorder import open_foreground_run
+
+            recorder = open_foreground_run(self.db_url, self.config)
+            run_id = recorder.run_id
+        ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir else app_home() / "checkpoints" / (
+            f"run-{run_id}" if run_id is not None else "foreground")
+        progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=Console(stderr=True), disable=not self.show_progress, transient=False,
+        )
+        task = progress.add_task("training", total=None, info="")
+
+        def on_event(event: TrainingEvent) -> None:
+            if recorder is not None:
+                recorder.handle(event)
+            if isinstance(event, RunStarted):
+                self.started = event
+                progress.update(task, total=event.total_steps, completed=event.start_epoch * event.steps_per_epoch,
+                                description=f"{self.config.model} on {event.device}")
+            elif isinstance(event, StepMetrics):
+                progress.update(task, completed=event.step,
+                                info=f"epoch {event.epoch} loss {event.loss:.3f} {event.images_per_s:.0f} img/s")
+            elif isinstance(event, EpochMetrics):
+                self.epochs.append(event)
+                val = "" if event.val_acc is None else f" val acc {event.val_acc * 100:.2f}%"
+                progress.console.print(
+                    f"epoch {event.epoch}/{self.config.epochs}: train loss {event.train_loss:.4f} "
+                    f"acc {event.train_acc * 100:.2f}%{val} lr {event.lr:.2e} {event.seconds:.1f}s "
+                    f"{event.images_per_s:.0f} img/s", highlight=False,
+                ) if self.show_progress else None
+
+        try:
+            with progress:
+                final = train(self.config, on_event, checkpoint_dir=ckpt_dir)
+        except KeyboardInterrupt:
+            if recorder is not None:
+                recorder.handle(RunCancelled(step=0, epoch=len(self.epochs)))
+            raise
+        finally:
+            if recorder is not None:
+                recorder.close()
+        return TrainOutcome(self.config, run_id, final, self.started, self.epochs)
+
+
