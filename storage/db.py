@@ -1,0 +1,260 @@
+"""Engine and session factory: URL resolution, SQLite pragmas, migrations.
+
+Everything SQLite-only is behind a dialect check, so a PostgreSQL URL works too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from storage.errors import SchemaTooNewError, StoreError
+
+ENV_VAR = "CIFAR_TUI_DB"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 30_000
+# Execution option that makes a transaction take SQLite's write lock up front
+# (BEGIN IMMEDIATE). A deferred transaction that reads and then writes can fail
+# with "database is locked" at once, without waiting for the busy timeout.
+WRITE_OPTIONS = {"cifar_tui_write": True}
+
+T = TypeVar("T")
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("cifar-tui", appauthor=False)) / "runs.db"
+
+
+def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
+    """Explicit argument > $CIFAR_TUI_DB > the user data folder; a bare path means SQLite."""
+    chosen = os.fspath(url) if url is not None else None
+    if not chosen:
+        chosen = os.environ.get(ENV_VAR) or None
+    if not chosen:
+        chosen = str(default_db_path())
+    if "://" in chosen:
+        return chosen
+    return "sqlite:///" + str(Path(chosen).expanduser().resolve())
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other backends and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        return None
+    if database.startswith("file:"):
+        database = database[5:].split("?", 1)[0]
+    return Path(database)
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    if not isinstance(exc, OperationalError):
+        return False
+    message = str(exc.orig if exc.orig is not None else exc).lower()
+    return "locked" in message or "busy" in message
+
+
+def retry_locked(fn: Callable[[], T], attempts: int = 8) -> T:
+    """Run ``fn``, retrying if SQLite still reports a lock after its busy timeout."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if not is_locked_error(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    raise AssertionError("unreachable")
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    path = sqlite_path(url)
+    kwargs: dict[str, Any] = {}
+    if path is None:  # in-memory: one shared connection, or each would see its own database
+        kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    else:
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder, not a database file; pass a file path to --db")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # SQLAlchemy emits BEGIN itself (below), so sqlite3 must not.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        # WAL + NORMAL: a crash of the app loses nothing; only power loss can
+        # drop the last commits. WAL itself is set once per file in migrate(),
+        # after the schema check, because it rewrites the file header.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("cifar_tui_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+# -- migrations -------------------------------------------------------------------
+
+
+def alembic_config(connection: Any | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@lru_cache(maxsize=1)
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    return _script().get_current_head() or ""
+
+
+def known_revisions() -> set[str]:
+    return {rev.revision for rev in _script().walk_revisions()}
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine, url: str) -> None:
+    """Bring the schema to head; refuse, untouched, a database from a newer version."""
+    label = str(sqlite_path(url) or make_url(url).render_as_string(hide_password=True))
+    head = head_revision()
+    current = current_revision(engine)
+    _check_revision(engine, current, label)
+    if current == head:
+        _ensure_wal(engine)
+        return
+    with _migration_lock(engine, sqlite_path(url)):
+        _ensure_wal(engine)
+        with engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:  # another process migrated while we waited
+                return
+            _check_revision(engine, current, label, conn)
+            command.upgrade(alembic_config(conn), "head")
+
+
+def _check_revision(engine: Engine, current: str | None, label: str, conn: Any = None) -> None:
+    if current is None:
+        tables = set(inspect(conn if conn is not None else engine).get_table_names())
+        if tables - {"alembic_version"}:
+            raise StoreError(
+                f"{label} is not a cifar-tui run store (it has other tables); pass another --db"
+            )
+        return
+    if current not in known_revisions():
+        raise SchemaTooNewError(
+            f"{label} was written by a newer cifar-tui (schema {current}); "
+            "upgrade cifar-tui or pass another --db"
+        )
+
+
+def _ensure_wal(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite" or isinstance(engine.pool, StaticPool):
+        return
+    raw = engine.raw_connection()
+    try:
+        mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raw.execute("PRAGMA journal_mode = WAL")
+    finally:
+        raw.close()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine, path: Path | None) -> Iterator[None]:
+    """Serialize migrations across processes: a lock file beside a SQLite file,
+    an advisory lock on PostgreSQL, nothing elsewhere."""
+    if path is not None:
+        with _file_lock(path.with_name(path.name + ".lock")):
+            yield
+    elif engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            key = 0x43494641  # "CIFA"
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def _file_lock(lock_path: Path) -> Iterator[None]:
+    with open(lock_path, "a+b") as handle:
+        if sys.platform == "win32":
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def open_database(url: str | os.PathLike[str] | None = None) -> tuple[str, Engine]:
+    """Resolve, connect and migrate; the engine is disposed again on any error."""
+    resolved = resolve_url(url)
+    engine = make_engine(resolved)
+    try:
+        migrate(engine, resolved)
+    except BaseException:
+        engine.dispose()
+        raise
+    return resolved, engine

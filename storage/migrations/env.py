@@ -1,0 +1,20 @@
+"""Alembic environment, driven from storage.db with an open connection.
+
+There is no alembic.ini: storage.db builds the Config in code and hands over
+its connection in ``config.attributes["connection"]``.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+from storage.schema import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
+)
+with context.begin_transaction():
+    context.run_migrations()
