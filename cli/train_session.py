@@ -46,7 +46,7 @@ class TrainOutcome:
             result["results"] = {
                 "val_acc": f.final_val_acc, "best_val_acc": f.best_val_acc, "test_acc": f.test_acc,
                 "test_loss": f.test_loss, "train_images_per_s": f.images_per_s, "train_seconds": f.train_seconds,
-                "compile_seconds": f.compile_seconds, "per_class_acc": dict(zip(f.class_names, f.per_class_acc or [])),
+                "compile_seconds": f.compile_seconds, "per_class_acc": dict(zip(f.class_names, f.per_class_acc or [], strict=False)),
                 "confusion": f.confusion, "checkpoint_best": f.checkpoint_best, "checkpoint_last": f.checkpoint_last,
             }
         elif isinstance(self.final, RunFailed):

@@ -1,0 +1,150 @@
+"""Find, start and stop the detached worker. No torch and no SQL: the TUI uses this.
+
+One worker per device is enforced with an exclusive ``flock`` on a lock file;
+the kernel drops the lock when the worker dies, even on kill -9, so a stale
+lock can never block a new worker.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.paths import app_home
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    device: str
+    pid: int
+    db_url: str
+    started_at: float
+    log_path: str
+
+
+def workers_dir() -> Path:
+    path = app_home() / "workers"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _slug(device: str) -> str:
+    return device.replace(":", "-").replace("/", "-")
+
+
+def lock_path(device: str) -> Path:
+    return workers_dir() / f"worker-{_slug(device)}.lock"
+
+
+def log_path(device: str) -> Path:
+    return workers_dir() / f"worker-{_slug(device)}.log"
+
+
+class DeviceLock:
+    """Held by the live worker of one device for its whole life."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.path = lock_path(device)
+        self._fh = None
+
+    def acquire(self, db_url: str) -> bool:
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return False
+        fh.seek(0)
+        fh.truncate()
+        info = WorkerInfo(self.device, os.getpid(), db_url, time.time(), str(log_path(self.device)))
+        fh.write(json.dumps(info.__dict__))
+        fh.flush()
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def live_worker(device: str) -> WorkerInfo | None:
+    """The worker holding this device's lock, or None when none is alive."""
+    path = lock_path(device)
+    if not path.exists():
+        return None
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            try:
+                data = json.loads(fh.read() or "{}")
+                return WorkerInfo(**data)
+            except (ValueError, TypeError):
+                return WorkerInfo(device, -1, "", 0.0, str(log_path(device)))
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
+def all_live_workers() -> list[WorkerInfo]:
+    found = []
+    for path in sorted(workers_dir().glob("worker-*.lock")):
+        try:
+            data = json.loads(path.read_text() or "{}")
+        except (OSError, ValueError):
+            continue
+        info = live_worker(data.get("device", ""))
+        if info is not None:
+            found.append(info)
+    return found
+
+
+def start_worker(db_url: str, device: str = "auto", extra_args: list[str] | None = None) -> int:
+    """Start a detached worker (own session, output to a log file) unless one is alive; return its pid."""
+    alive = live_worker(device)
+    if alive is not None:
+        return alive.pid
+    log = open(log_path(device), "ab")
+    cmd = [sys.executable, "-m", "cifar_tui", "--db", db_url, "worker", "--device", device, *(extra_args or [])]
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        cwd=str(Path(__file__).resolve().parent.parent), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    log.close()
+    return proc.pid
+
+
+def wait_for_worker(device: str, timeout: float = 20.0) -> WorkerInfo | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = live_worker(device)
+        if info is not None:
+            return info
+        time.sleep(0.1)
+    return None
+
+
+def stop_worker(device: str, timeout: float = 30.0) -> bool:
+    """Ask the device's worker to stop (SIGTERM) and wait; True when it is gone."""
+    info = live_worker(device)
+    if info is None or info.pid <= 0:
+        return info is None
+    try:
+        os.kill(info.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if live_worker(device) is None:
+            return True
+        time.sleep(0.1)
+    return False

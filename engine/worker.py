@@ -1,0 +1,293 @@
+"""The worker supervisor: claims queued runs, trains each in a spawned child, records it.
+
+The one engine module that talks to the store. The supervisor itself never
+imports torch: only the child's entry function does, so a crash, an OOM or a
+kill -9 in training can never take the supervisor (or the run's record) down.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import signal
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.config import RunConfig
+from engine.events import (
+    CheckpointSaved,
+    EpochMetrics,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StepMetrics,
+)
+from engine.launcher import DeviceLock
+from engine.paths import app_home
+
+FLUSH_SECONDS = 0.5  # metrics reach the store within about a second
+HEARTBEAT_SECONDS = 1.0
+STALE_AFTER_SECONDS = 30.0  # a run on another host whose heartbeat is older is interrupted
+CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
+TERMINATE_GRACE_SECONDS = 2.0
+
+
+def child_main(config_dict: dict[str, Any], events: mp.Queue, stop_flag, checkpoint_dir: str,
+               resume_from: str | None) -> None:
+    """Entry of the spawned training process: the only place the worker touches torch."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when training stops
+    _exit_with_parent()
+    try:
+        from engine.train import train
+
+        train(RunConfig.from_dict(config_dict), events.put, checkpoint_dir=checkpoint_dir,
+              should_stop=stop_flag.is_set, resume_from=resume_from)
+    except BaseException as exc:  # import errors and the like: train() itself never raises
+        events.put(RunFailed(reason=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
+    finally:
+        events.close()
+        events.join_thread()  # flush every event before the process exits
+
+
+def _exit_with_parent() -> None:
+    """Stop training if the supervisor dies (kill -9): an orphan must not race a resumed run."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+@dataclass
+class WorkerOptions:
+    db_url: str
+    device: str = "auto"
+    exit_when_empty: bool = False
+    poll_seconds: float = 1.0
+
+
+class Worker:
+    """Drains the queue one run at a time until stopped (or empty, if asked)."""
+
+    def __init__(self, options: WorkerOptions, store=None):
+        from storage import RunStore
+
+        self.options = options
+        self.store = store or RunStore(options.db_url)
+        self.host = socket.gethostname()
+        self.worker_id = f"{self.host}:{os.getpid()}:{options.device}"
+        self.lock = DeviceLock(options.device)
+        self.stopping = False
+        self.ctx = mp.get_context("spawn")
+
+    # -- lifecycle ---------------------------------------------------------
+    def run(self) -> int:
+        if not self.lock.acquire(self.store.url):
+            print(f"a worker for device {self.options.device} is already running; "
+                  f"`cifar-tui worker --status` shows it", flush=True)
+            return 3
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        try:
+            self._log(f"worker {self.worker_id} started on {self.store.url}")
+            self.recover_orphans()
+            while not self.stopping:
+                claimed = self.store.claim_next_run(self.worker_id, self.options.device, self.host)
+                if claimed is None:
+                    if self.options.exit_when_empty:
+                        break
+                    self._sleep(self.options.poll_seconds)
+                    continue
+                self.run_one(claimed)
+            self._log("worker stopped")
+            return 0
+        finally:
+            self.lock.release()
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _log(self, text: str) -> None:
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}", flush=True)
+
+    def recover_orphans(self) -> None:
+        """Runs left 'running' by a dead worker become 'interrupted' so they can be resumed."""
+        for run_id, worker_id in self.store.running_runs():
+            host, _, rest = (worker_id or "").partition(":")
+            pid_text = rest.partition(":")[0]
+            dead = host == self.host and pid_text.isdigit() and not _pid_alive(int(pid_text))
+            if dead:
+                self.store.mark_interrupted(
+                    run_id, f"its worker ({worker_id}) died; `cifar-tui resume {run_id}` continues it")
+                self._log(f"run {run_id}: interrupted (worker {worker_id} is gone)")
+        for run_id in self.store.interrupt_stale_runs(STALE_AFTER_SECONDS, exclude_worker=self.worker_id):
+            self._log(f"run {run_id}: interrupted (stale heartbeat)")
+
+    # -- one run -----------------------------------------------------------
+    def run_one(self, claimed) -> None:
+        run_id = claimed.run_id
+        config = dict(claimed.config)
+        if self.options.device != "auto":
+            config["device"] = self.options.device  # the worker's device is where it trains
+        ckpt_dir = app_home() / "checkpoints" / f"run-{run_id}"
+        events = self.ctx.Queue()
+        stop_flag = self.ctx.Event()
+        child = self.ctx.Process(
+            target=child_main, name=f"cifar-tui-run-{run_id}", daemon=True,
+            args=(config, events, stop_flag, str(ckpt_dir), claimed.resume_checkpoint),
+        )
+        child.start()
+        self._log(f"run {run_id}: training in pid {child.pid}")
+        RunSupervision(self, run_id, child, events, stop_flag).follow()
+
+
+class RunSupervision:
+    """Follow one child: relay its events to the store, heartbeat, cancel, detect death."""
+
+    def __init__(self, worker: Worker, run_id: int, child, events, stop_flag):
+        self.worker, self.store, self.run_id = worker, worker.store, run_id
+        self.child, self.events, self.stop_flag = child, events, stop_flag
+        self.pending_steps: list[StepMetrics] = []
+        self.last_flush = self.last_beat = time.monotonic()
+        self.cancel_asked_at: float | None = None
+        self.cancel_reason = "cancelled"  # or "interrupted" when the worker itself is stopping
+        self.terminated_at: float | None = None
+        self.done = False
+
+    def follow(self) -> None:
+        while not self.done:
+            try:
+                event = self.events.get(timeout=0.1)
+            except queue_mod.Empty:
+                event = None
+            if event is not None:
+                self.handle(event)
+            now = time.monotonic()
+            if now - self.last_flush >= FLUSH_SECONDS:
+                self.flush()
+            if now - self.last_beat >= HEARTBEAT_SECONDS:
+                self.last_beat = now
+                if self.store.heartbeat(self.run_id, self.worker.worker_id):
+                    self.request_stop("cancelled")
+            if self.worker.stopping:
+                self.request_stop("interrupted")
+            if not self.done and event is None and not self.child.is_alive():
+                self.drain()
+                if not self.done:
+                    self.child_died()
+            self.escalate(now)
+        self.child.join(timeout=10)
+        self.events.close()
+
+    def request_stop(self, reason: str) -> None:
+        if self.cancel_asked_at is None:
+            self.cancel_reason = reason
+            self.cancel_asked_at = time.monotonic()
+            self.stop_flag.set()
+
+    def escalate(self, now: float) -> None:
+        """Cooperative flag first; terminate after a grace period; kill after another."""
+        if self.done or self.cancel_asked_at is None:
+            return
+        if self.terminated_at is None and now - self.cancel_asked_at > CANCEL_GRACE_SECONDS:
+            self.child.terminate()
+            self.terminated_at = now
+        elif self.terminated_at is not None and now - self.terminated_at > TERMINATE_GRACE_SECONDS:
+            self.child.kill()
+            self.child.join(timeout=5)
+            self.finish_stopped()
+
+    def drain(self) -> None:
+        while not self.done:
+            try:
+                self.handle(self.events.get(timeout=0.2))
+            except (queue_mod.Empty, EOFError, OSError):
+                return
+
+    def handle(self, event) -> None:
+        if isinstance(event, StepMetrics):
+            self.pending_steps.append(event)
+            return
+        self.flush()
+        if isinstance(event, RunStarted):
+            self.store.record_start(self.run_id, event)
+        elif isinstance(event, EpochMetrics):
+            self.store.record_epoch(self.run_id, event)
+        elif isinstance(event, CheckpointSaved):
+            self.store.set_checkpoint(self.run_id, event.kind, event.path)
+        elif isinstance(event, RunFinished):
+            self.store.finish_run(self.run_id, event)
+            self.worker._log(f"run {self.run_id}: completed")
+            self.done = True
+        elif isinstance(event, RunFailed):
+            self.store.fail_run(self.run_id, event.reason, event.traceback)
+            self.worker._log(f"run {self.run_id}: failed: {event.reason}")
+            self.done = True
+        elif isinstance(event, RunCancelled):
+            self.finish_stopped()
+
+    def flush(self) -> None:
+        if self.pending_steps:
+            self.store.append_steps(self.run_id, self.pending_steps)
+            self.pending_steps = []
+        self.last_flush = time.monotonic()
+
+    def finish_stopped(self) -> None:
+        self.flush()
+        if self.cancel_reason == "interrupted":
+            self.store.mark_interrupted(
+                self.run_id, f"the worker was stopped; `cifar-tui resume {self.run_id}` continues it")
+        else:
+            self.store.mark_cancelled(self.run_id)
+        self.worker._log(f"run {self.run_id}: {self.cancel_reason}")
+        self.done = True
+
+    def child_died(self) -> None:
+        if self.cancel_asked_at is not None:
+            self.finish_stopped()
+            return
+        code = self.child.exitcode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            reason = f"the training process was killed by {name}"
+            if name == "SIGKILL":
+                reason += " (out of host memory, or killed by hand)"
+        else:
+            reason = f"the training process exited unexpectedly with code {code}"
+        self.flush()
+        self.store.fail_run(self.run_id, reason, f"{reason}; see the worker log for its output")
+        self.worker._log(f"run {self.run_id}: failed: {reason}")
+        self.done = True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def checkpoint_dir_for(run_id: int) -> Path:
+    return app_home() / "checkpoints" / f"run-{run_id}"
