@@ -1,0 +1,148 @@
+"""Plain dataclasses the store returns; no SQLAlchemy objects leak to callers.
+
+Times are timezone-aware UTC ``datetime`` objects (or None).
+Accuracies are fractions in [0, 1], as the engine reports them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    run_id: int
+    name: str
+    config: dict[str, Any]
+    resume_checkpoint: str | None
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Every given field must match; ``text`` looks in name, notes, model and id."""
+
+    status: str | Sequence[str] | None = None
+    model: str | None = None
+    tag: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    step: int
+    epoch: int
+    loss: float
+    lr: float
+
+
+@dataclass(frozen=True, slots=True)
+class EpochRow:
+    epoch: int
+    train_loss: float | None
+    train_acc: float | None
+    val_loss: float | None
+    val_acc: float | None
+    lr: float | None
+    seconds: float | None
+    images_per_s: float | None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the run list."""
+
+    id: int
+    name: str
+    status: str
+    model: str
+    dataset: str
+    epochs: int
+    current_epoch: int | None
+    current_step: int | None
+    total_steps: int | None
+    best_val_acc: float | None
+    final_val_acc: float | None
+    test_acc: float | None
+    duration_s: float | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    device: str | None
+    tags: tuple[str, ...]
+    max_lr: float
+    batch_size: int
+    optimizer: str
+    width_mult: float
+    images_per_s: float | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+
+# Columns list_runs can sort by: every summary field but the tags.
+SORTABLE = tuple(f.name for f in dataclasses.fields(RunSummary) if f.name != "tags")
+
+
+@dataclass(frozen=True)
+class RunDetail(RunSummary):
+    """One run with everything: config, results and per-epoch history."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    notes: str | None = None
+    traceback: str | None = None
+    test_loss: float | None = None
+    per_class_acc: list[float] | None = None
+    confusion: list[list[int]] | None = None
+    class_names: list[str] | None = None
+    checkpoints: dict[str, str] = field(default_factory=dict)  # kind ("best"/"last") -> path
+    resume_checkpoint: str | None = None
+    cancel_requested: bool = False
+    host: str | None = None
+    torch_version: str | None = None
+    git_commit: str | None = None
+    worker_id: str | None = None
+    num_params: int | None = None
+    steps_per_epoch: int | None = None
+    weight_decay: float | None = None
+    grad_clip: float | None = None
+    # Not ``epochs``: that name is the configured epoch count, inherited from RunSummary.
+    epoch_rows: list[EpochRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Several runs side by side, in the order asked for."""
+
+    run_ids: list[int]
+    runs: list[RunDetail]
+    config_diff: dict[str, list[Any]]  # config key -> each run's value, only keys that differ
+    metrics: dict[str, list[Any]]  # metric -> each run's value
+    curves: dict[int, list[EpochRow]]  # run id -> its epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_ids": self.run_ids,
+            "names": [r.name for r in self.runs],
+            "config_diff": self.config_diff,
+            "metrics": self.metrics,
+            "curves": {str(k): [to_jsonable(e) for e in v] for k, v in self.curves.items()},
+        }
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, datetimes and tuples as JSON-ready values (datetimes as ISO 8601)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj

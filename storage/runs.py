@@ -1,0 +1,454 @@
+"""RunStore: the one repository API over the run history. Callers never write SQL.
+
+Writes are short transactions that take SQLite's write lock up front
+(BEGIN IMMEDIATE) and wait on the busy timeout, so several processes can
+write, claim and read at once without anyone seeing "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.config import RunConfig
+from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
+from storage import queries
+from storage.db import WRITE_OPTIONS, open_database, retry_locked, session_factory
+from storage.errors import InvalidRunState, RunNotFound, StoreError
+from storage.records import (
+    ClaimedRun,
+    Comparison,
+    EpochRow,
+    RunDetail,
+    RunFilter,
+    RunSummary,
+    StepRow,
+)
+from storage.schema import EpochMetric, Run, StepMetric, Tag, utcnow
+
+T = TypeVar("T")
+STEP_FIELDS = ("epoch", "loss", "lr")
+EPOCH_FIELDS = (
+    "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
+)
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class RunStore:
+    """Open (and migrate) the store at ``url``: a SQLAlchemy URL or a SQLite file path;
+    None means $CIFAR_TUI_DB, else runs.db in the user data folder."""
+
+    def __init__(self, url: str | os.PathLike[str] | None = None):
+        self.url, self._engine = open_database(url)
+        self._sessions = session_factory(self._engine)
+        self._dialect = self._engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str | os.PathLike[str] | None = None) -> RunStore:
+        return cls(url)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._sessions() as s:
+            yield s
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        def attempt() -> T:
+            with self._sessions.begin() as s:
+                s.connection(execution_options=WRITE_OPTIONS)
+                return work(s)
+
+        return retry_locked(attempt)
+
+    @staticmethod
+    def _status(s: Session, run_id: int) -> str:
+        status = s.execute(select(Run.status).where(Run.id == run_id)).scalar_one_or_none()
+        if status is None:
+            raise RunNotFound(run_id)
+        return status
+
+    def _require(self, s: Session, run_id: int, allowed: Sequence[str], action: str) -> str:
+        status = self._status(s, run_id)
+        if status not in allowed:
+            raise InvalidRunState(
+                f"run {run_id} is {status}; only {' or '.join(allowed)} runs can be {action}"
+            )
+        return status
+
+    def _set(self, s: Session, run_id: int, **values: Any) -> None:
+        s.execute(update(Run).where(Run.id == run_id).values(**values)
+                  .execution_options(synchronize_session=False))
+
+    def _upsert(self, table: Any, keys: Sequence[str], fields: Sequence[str]) -> Any | None:
+        """INSERT ... ON CONFLICT DO UPDATE where the dialect has it, else None."""
+        dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(self._dialect)
+        if dialect is None:
+            return None
+        stmt = dialect.insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={f: stmt.excluded[f] for f in fields}
+        )
+
+    # -- queue and lifecycle ------------------------------------------------------
+
+    def create_run(
+        self, config: RunConfig, *, name: str | None = None, tags: Sequence[str] = ()
+    ) -> int:
+        """Enqueue a run (status queued); the name defaults to e.g. ``resnet9-0042``."""
+        config.validate()
+        values = {k: getattr(config, k) for k in (
+            "model", "dataset", "epochs", "batch_size", "max_lr", "weight_decay", "grad_clip",
+            "optimizer", "width_mult")}
+        chosen = (name or config.name or "").strip()
+
+        def work(s: Session) -> int:
+            now = utcnow()
+            run = Run(name=chosen or "?", status="queued", config=config.to_dict(),
+                      created_at=now, queued_at=now, **values)
+            s.add(run)
+            s.flush()
+            if not chosen:
+                run.name = f"{config.model}-{run.id:04d}"
+            for tag in dict.fromkeys(t.strip() for t in tags if t.strip()):
+                s.add(Tag(run_id=run.id, tag=tag))
+            return run.id
+
+        return self._write(work)
+
+    def claim_next_run(
+        self, worker_id: str, device: str | None = None, host: str = ""
+    ) -> ClaimedRun | None:
+        """Atomically move the oldest queued run to running for this worker."""
+
+        def work(s: Session) -> ClaimedRun | None:
+            for _ in range(20):  # a lost race (other backends) just tries the next one
+                row = s.execute(
+                    select(Run.id, Run.name, Run.config, Run.resume_checkpoint)
+                    .where(Run.status == "queued").order_by(Run.queued_at, Run.id).limit(1)
+                ).first()
+                if row is None:
+                    return None
+                now = utcnow()
+                values: dict[str, Any] = dict(
+                    status="running", worker_id=worker_id, heartbeat_at=now,
+                    started_at=func.coalesce(Run.started_at, now), cancel_requested=False,
+                    finished_at=None, error=None, traceback=None,
+                )
+                if device:
+                    values["device"] = device
+                if host:
+                    values["host"] = host
+                result = s.execute(
+                    update(Run).where(Run.id == row.id, Run.status == "queued").values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount == 1:
+                    return ClaimedRun(row.id, row.name, dict(row.config), row.resume_checkpoint)
+            return None
+
+        return self._write(work)
+
+    def heartbeat(self, run_id: int, worker_id: str) -> bool:
+        """Renew the worker's lease. True means stop: a cancel was requested, or the run
+        is no longer this worker's running run (e.g. it was marked interrupted)."""
+
+        def work(s: Session) -> bool:
+            s.execute(update(Run).where(
+                Run.id == run_id, Run.worker_id == worker_id, Run.status == "running"
+            ).values(heartbeat_at=utcnow()).execution_options(synchronize_session=False))
+            row = s.execute(select(Run.status, Run.worker_id, Run.cancel_requested)
+                            .where(Run.id == run_id)).first()
+            if row is None:
+                raise RunNotFound(run_id)
+            return bool(row.cancel_requested) or row.status != "running" or row.worker_id != worker_id
+
+        return self._write(work)
+
+    def record_start(
+        self, run_id: int, started: RunStarted, *, git_commit: str | None = None
+    ) -> None:
+        values: dict[str, Any] = dict(
+            device=started.device, host=started.host, torch_version=started.torch_version,
+            num_params=started.num_params, total_steps=started.total_steps,
+            steps_per_epoch=started.steps_per_epoch,
+        )
+        if git_commit:
+            values["git_commit"] = git_commit
+
+        def work(s: Session) -> None:
+            self._status(s, run_id)
+            self._set(s, run_id, **values)
+
+        self._write(work)
+
+    def set_git_commit(self, run_id: int, commit: str) -> None:
+        self._write(lambda s: (self._status(s, run_id), self._set(s, run_id, git_commit=commit)))
+
+    def append_steps(self, run_id: int, steps: Sequence[StepMetrics]) -> None:
+        """Insert a batch of step metrics in one statement. A step already stored
+        (a resumed run replaying) is overwritten, so appending is idempotent."""
+        if not steps:
+            return
+        rows = [{"run_id": run_id, "step": m.step, "epoch": m.epoch, "loss": m.loss, "lr": m.lr}
+                for m in steps]
+        last = max(steps, key=lambda m: m.step)
+        table = StepMetric.__table__
+        stmt = self._upsert(table, ("run_id", "step"), STEP_FIELDS)
+
+        def work(s: Session) -> None:
+            if stmt is None:  # portable fallback: delete then insert
+                s.execute(delete(table).where(
+                    table.c.run_id == run_id, table.c.step.in_([r["step"] for r in rows])))
+            try:
+                s.execute(stmt if stmt is not None else insert(table), rows)
+            except IntegrityError:
+                self._status(s, run_id)  # raises RunNotFound when that is the cause
+                raise
+            self._set(s, run_id, current_step=last.step, current_epoch=last.epoch,
+                      images_per_s=last.images_per_s)
+
+        self._write(work)
+
+    def record_epoch(self, run_id: int, m: EpochMetrics) -> None:
+        """Upsert one epoch's metrics; best and final val acc follow from all epochs."""
+        table = EpochMetric.__table__
+        row = {"run_id": run_id, "epoch": m.epoch, **{f: getattr(m, f) for f in EPOCH_FIELDS}}
+        stmt = self._upsert(table, ("run_id", "epoch"), EPOCH_FIELDS)
+
+        def work(s: Session) -> None:
+            self._status(s, run_id)
+            if stmt is None:
+                s.execute(delete(table).where(table.c.run_id == run_id, table.c.epoch == m.epoch))
+            s.execute(stmt if stmt is not None else insert(table), [row])
+            best = select(func.max(EpochMetric.val_acc)).where(EpochMetric.run_id == run_id)
+            final = (select(EpochMetric.val_acc).where(EpochMetric.run_id == run_id)
+                     .order_by(EpochMetric.epoch.desc()).limit(1))
+            self._set(s, run_id, current_epoch=m.epoch, best_val_acc=best.scalar_subquery(),
+                      final_val_acc=final.scalar_subquery())
+
+        self._write(work)
+
+    def set_checkpoint(self, run_id: int, kind: str, path: str) -> None:
+        if kind not in ("best", "last"):
+            raise ValueError(f"checkpoint kind must be 'best' or 'last', got {kind!r}")
+        self._write(lambda s: (self._status(s, run_id),
+                               self._set(s, run_id, **{f"checkpoint_{kind}": path})))
+
+    def _end(self, s: Session, run_id: int, status: str, **values: Any) -> None:
+        started = s.execute(select(Run.started_at).where(Run.id == run_id)).scalar_one()
+        now = utcnow()
+        duration = (now - started).total_seconds() if started is not None else None
+        self._set(s, run_id, status=status, finished_at=now, duration_s=duration, **values)
+
+    def finish_run(self, run_id: int, result: RunFinished) -> None:
+        """Running (or interrupted, reporting late) -> completed, with the results."""
+        values: dict[str, Any] = dict(
+            final_val_acc=result.final_val_acc, test_acc=result.test_acc,
+            test_loss=result.test_loss, per_class_acc=result.per_class_acc,
+            confusion=result.confusion, class_names=list(result.class_names),
+            images_per_s=result.images_per_s, error=None, traceback=None, cancel_requested=False,
+        )
+        if result.best_val_acc is not None:
+            values["best_val_acc"] = result.best_val_acc
+        for kind in ("best", "last"):
+            if path := getattr(result, f"checkpoint_{kind}"):
+                values[f"checkpoint_{kind}"] = path
+
+        def work(s: Session) -> None:
+            self._require(s, run_id, ("running", "interrupted"), "finished")
+            self._end(s, run_id, "completed", **values)
+
+        self._write(work)
+
+    def fail_run(self, run_id: int, reason: str, traceback: str = "") -> None:
+        def work(s: Session) -> None:
+            self._require(s, run_id, ("queued", "running", "interrupted"), "failed")
+            self._end(s, run_id, "failed", error=_one_line(reason) or "failed",
+                      traceback=traceback or None, cancel_requested=False)
+
+        self._write(work)
+
+    def request_cancel(self, run_id: int) -> str:
+        """Queued: cancelled now ("cancelled"). Running: flag for the worker ("cancelling")."""
+
+        def work(s: Session) -> str:
+            status = self._require(s, run_id, ("queued", "running"), "cancelled")
+            if status == "queued":
+                self._set(s, run_id, status="cancelled", finished_at=utcnow())
+                return "cancelled"
+            self._set(s, run_id, cancel_requested=True)
+            return "cancelling"
+
+        return self._write(work)
+
+    def cancel_requested(self, run_id: int) -> bool:
+        with self._read() as s:
+            flag = s.execute(select(Run.cancel_requested).where(Run.id == run_id)).scalar_one_or_none()
+        if flag is None:
+            raise RunNotFound(run_id)
+        return bool(flag)
+
+    def mark_cancelled(self, run_id: int) -> None:
+        def work(s: Session) -> None:
+            self._require(s, run_id, ("queued", "running", "interrupted"), "cancelled")
+            self._end(s, run_id, "cancelled", cancel_requested=False)
+
+        self._write(work)
+
+    def mark_interrupted(self, run_id: int, reason: str) -> None:
+        def work(s: Session) -> None:
+            self._require(s, run_id, ("running",), "interrupted")
+            self._end(s, run_id, "interrupted", error=_one_line(reason) or "interrupted")
+
+        self._write(work)
+
+    def interrupt_stale_runs(
+        self, stale_after_s: float, exclude_worker: str | None = None
+    ) -> list[int]:
+        """Mark interrupted every running run whose worker's heartbeat is older than
+        ``stale_after_s`` (its worker died); returns their ids."""
+
+        def work(s: Session) -> list[int]:
+            now = utcnow()
+            cutoff = now - timedelta(seconds=stale_after_s)
+            seen = func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
+            stmt = select(Run.id, Run.worker_id, seen.label("seen")).where(
+                Run.status == "running", seen < cutoff)
+            if exclude_worker is not None:
+                stmt = stmt.where((Run.worker_id != exclude_worker) | Run.worker_id.is_(None))
+            stale = s.execute(stmt).all()
+            for run_id, worker, last in stale:
+                age = (now - last).total_seconds() if isinstance(last, datetime) else stale_after_s
+                self._end(s, run_id, "interrupted", error=(
+                    f"worker {worker or '?'} stopped sending heartbeats ({age:.0f} s ago)"))
+            return [r.id for r in stale]
+
+        return self._write(work)
+
+    def requeue_for_resume(self, run_id: int, checkpoint: str | None) -> None:
+        """Interrupted, failed or cancelled -> queued again, keeping its metrics so far."""
+
+        def work(s: Session) -> None:
+            self._require(s, run_id, ("interrupted", "failed", "cancelled"), "resumed")
+            self._set(s, run_id, status="queued", queued_at=utcnow(), resume_checkpoint=checkpoint,
+                      cancel_requested=False, finished_at=None, duration_s=None, worker_id=None,
+                      heartbeat_at=None, error=None, traceback=None)
+
+        self._write(work)
+
+    # -- browsing -----------------------------------------------------------------
+
+    def list_runs(
+        self, filter: RunFilter | None = None, sort: str = "created_at",  # noqa: A002
+        descending: bool = True, limit: int = 50, offset: int = 0,
+    ) -> list[RunSummary]:
+        with self._read() as s:
+            return queries.list_runs(s, filter, sort, descending, limit, offset)
+
+    def count_runs(self, filter: RunFilter | None = None) -> int:  # noqa: A002
+        with self._read() as s:
+            return queries.count_runs(s, filter)
+
+    def get_run(self, run_id: int) -> RunDetail:
+        with self._read() as s:
+            return queries.details(s, [run_id])[0]
+
+    def get_steps(self, run_id: int, after_step: int = -1) -> list[StepRow]:
+        """Steps after ``after_step``, for a live chart polling incrementally."""
+        with self._read() as s:
+            rows = queries.steps_after(s, run_id, after_step)
+            if not rows:
+                self._status(s, run_id)
+            return rows
+
+    def get_epochs(self, run_id: int) -> list[EpochRow]:
+        with self._read() as s:
+            self._status(s, run_id)
+            return queries.epochs_of(s, [run_id])[run_id]
+
+    def compare(self, run_ids: Sequence[int]) -> Comparison:
+        with self._read() as s:
+            return queries.compare(s, run_ids)
+
+    def export_rows(self, run_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Flat records, one per (run, epoch); all runs when ``run_ids`` is None."""
+        with self._read() as s:
+            return queries.export_rows(s, run_ids)
+
+    def resolve_run(self, ref: str | int) -> int:
+        """A run id (``12`` or ``#12``) or a unique run name -> the id."""
+        text = str(ref).strip()
+        with self._read() as s:
+            if text.lstrip("#").isdigit():
+                run_id = int(text.lstrip("#"))
+                self._status(s, run_id)
+                return run_id
+            ids = list(s.scalars(select(Run.id).where(Run.name == text).order_by(Run.id).limit(6)))
+        if not ids:
+            raise RunNotFound(text)
+        if len(ids) > 1:
+            shown = ", ".join(map(str, ids[:5]))
+            raise StoreError(f"the name {text!r} matches several runs ({shown}); use the id")
+        return ids[0]
+
+    # -- annotations --------------------------------------------------------------
+
+    def add_tag(self, run_id: int, tag: str) -> None:
+        tag = tag.strip()
+        if not tag or len(tag) > 64:
+            raise StoreError("a tag must be 1 to 64 characters")
+
+        def work(s: Session) -> None:
+            self._status(s, run_id)
+            if s.get(Tag, (run_id, tag)) is None:
+                s.add(Tag(run_id=run_id, tag=tag))
+
+        self._write(work)
+
+    def remove_tag(self, run_id: int, tag: str) -> bool:
+        def work(s: Session) -> bool:
+            self._status(s, run_id)
+            result = s.execute(delete(Tag).where(Tag.run_id == run_id, Tag.tag == tag.strip()))
+            return result.rowcount > 0
+
+        return self._write(work)
+
+    def set_note(self, run_id: int, text: str) -> None:
+        self._write(lambda s: (self._status(s, run_id),
+                               self._set(s, run_id, notes=text.strip() or None)))
+
+    def delete_run(self, run_id: int) -> None:
+        """Delete a run and all its metrics; a running run must be cancelled first."""
+
+        def work(s: Session) -> None:
+            if self._status(s, run_id) == "running":
+                raise InvalidRunState(f"run {run_id} is running; cancel it before deleting it")
+            # Explicit deletes, so no backend depends on ON DELETE CASCADE being enforced.
+            for table in (StepMetric, EpochMetric, Tag):
+                s.execute(delete(table).where(table.run_id == run_id))
+            s.execute(delete(Run).where(Run.id == run_id))
+
+        self._write(work)
