@@ -205,5 +205,5 @@ def export_rows(s: Session, run_ids: Sequence[int] | None) -> list[dict[str, Any
                 row.epoch, row.train_loss, row.train_acc, row.val_loss, row.val_acc, row.lr,
                 row.seconds, row.images_per_s,
             ]
-            records.append({**base, **dict(zip(EXPORT_EPOCH_FIELDS, values))})
+            records.append({**base, **dict(zip(EXPORT_EPOCH_FIELDS, values, strict=True))})
     return records

@@ -1,7 +1,7 @@
-"""Write one run's training events into the store, batching the step metrics.
+"""Feed a run's training events into the store, batching step metrics.
 
-The worker and the foreground `train` command both record through this, so a
-run looks the same in the store however it was trained.
+Used by the worker (events from the training child) and by a foreground
+`cifar-tui train` (events from the loop in-process).
 """
 
 from __future__ import annotations
@@ -21,30 +21,33 @@ from engine.events import (
     StepMetrics,
     TrainingEvent,
 )
+from storage.errors import InvalidRunState
 from storage.runs import RunStore
 
-FLUSH_SECONDS = 0.5  # step metrics reach the store within about a second
+MAX_BUFFERED_STEPS = 5_000
 
 
 class StoreRecorder:
-    """Relays events to one run's record; steps are written in batches."""
+    """Steps are buffered and written at most every ``flush_seconds`` (or when the
+    buffer fills); anything else is written at once, after the buffered steps."""
 
-    def __init__(self, store: RunStore, run_id: int, flush_seconds: float = FLUSH_SECONDS):
+    def __init__(self, store: RunStore, run_id: int, flush_seconds: float = 0.5,
+                 owns_store: bool = False):
         self.store = store
         self.run_id = run_id
         self.flush_seconds = flush_seconds
-        self.pending: list[StepMetrics] = []
+        self.owns_store = owns_store
         self.last_flush = time.monotonic()
-        self.final: TrainingEvent | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.final is not None
+        self.done = False
+        self._steps: list[StepMetrics] = []
 
     def handle(self, event: TrainingEvent) -> None:
+        if self.done:
+            return
         if isinstance(event, StepMetrics):
-            self.pending.append(event)
-            if time.monotonic() - self.last_flush >= self.flush_seconds:
+            self._steps.append(event)
+            if (len(self._steps) >= MAX_BUFFERED_STEPS
+                    or time.monotonic() - self.last_flush >= self.flush_seconds):
                 self.flush()
             return
         self.flush()
@@ -55,37 +58,45 @@ class StoreRecorder:
         elif isinstance(event, CheckpointSaved):
             self.store.set_checkpoint(self.run_id, event.kind, event.path)
         elif isinstance(event, RunFinished):
+            self.done = True
             self.store.finish_run(self.run_id, event)
-            self.final = event
         elif isinstance(event, RunFailed):
+            self.done = True
             self.store.fail_run(self.run_id, event.reason, event.traceback)
-            self.final = event
         elif isinstance(event, RunCancelled):
+            self.done = True
             self.store.mark_cancelled(self.run_id)
-            self.final = event
 
     def flush(self) -> None:
-        if self.pending:
-            self.store.append_steps(self.run_id, self.pending)
-            self.pending = []
+        if self._steps:
+            steps, self._steps = self._steps, []
+            self.store.append_steps(self.run_id, steps)
         self.last_flush = time.monotonic()
 
     def interrupt(self, reason: str) -> None:
+        """The run stopped without finishing (its worker is shutting down)."""
+        if self.done:
+            return
         self.flush()
-        self.store.mark_interrupted(self.run_id, reason)
-        self.final = RunCancelled(step=0, epoch=0)
+        self.done = True
+        try:
+            self.store.mark_interrupted(self.run_id, reason)
+        except InvalidRunState:
+            pass  # already ended some other way; that record stands
 
     def close(self) -> None:
-        """Flush; a run that never reached an outcome is kept as interrupted, not lost."""
-        self.flush()
-        if self.final is None:
-            self.store.mark_interrupted(
-                self.run_id, f"training stopped before it finished; `cifar-tui resume {self.run_id}` continues it")
+        """Write what is buffered; a run left unfinished is marked interrupted."""
+        if not self.done:
+            self.interrupt("the training process stopped before the run ended")
+        if self.owns_store:
+            self.store.close()
 
 
-def open_foreground_run(db_url: str | None, config: RunConfig) -> StoreRecorder:
-    """Record a run trained in this process (`cifar-tui train`): created already running."""
+def open_foreground_run(db_url: str | None, config: RunConfig, *, name: str | None = None,
+                        tags: tuple[str, ...] = (), flush_seconds: float = 0.5) -> StoreRecorder:
+    """Record a run trained in this process (`cifar-tui train`): it is created
+    already running, owned by this process, so no worker claims it."""
     store = RunStore(db_url)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:foreground"
-    run_id = store.start_run_now(config, worker_id=worker_id, host=socket.gethostname())
-    return StoreRecorder(store, run_id)
+    run_id = store.create_run(config, name=name, tags=tags, claimed_by=worker_id)
+    return StoreRecorder(store, run_id, flush_seconds, owns_store=True)

@@ -115,9 +115,12 @@ class RunStore:
     # -- queue and lifecycle ------------------------------------------------------
 
     def create_run(
-        self, config: RunConfig, *, name: str | None = None, tags: Sequence[str] = ()
+        self, config: RunConfig, *, name: str | None = None, tags: Sequence[str] = (),
+        claimed_by: str | None = None,
     ) -> int:
-        """Enqueue a run (status queued); the name defaults to e.g. ``resnet9-0042``."""
+        """Enqueue a run (status queued); the name defaults to e.g. ``resnet9-0042``.
+        With ``claimed_by`` (a foreground run) it starts as running, owned by that
+        worker id, in the same transaction, so no worker can claim it first."""
         config.validate()
         values = {k: getattr(config, k) for k in (
             "model", "dataset", "epochs", "batch_size", "max_lr", "weight_decay", "grad_clip",
@@ -128,6 +131,9 @@ class RunStore:
             now = utcnow()
             run = Run(name=chosen or "?", status="queued", config=config.to_dict(),
                       created_at=now, queued_at=now, **values)
+            if claimed_by:
+                run.status, run.worker_id = "running", claimed_by
+                run.started_at = run.heartbeat_at = now
             s.add(run)
             s.flush()
             if not chosen:
@@ -227,8 +233,9 @@ class RunStore:
             except IntegrityError:
                 self._status(s, run_id)  # raises RunNotFound when that is the cause
                 raise
+            # Metrics arriving are a sign of life too: they renew the lease.
             self._set(s, run_id, current_step=last.step, current_epoch=last.epoch,
-                      images_per_s=last.images_per_s)
+                      images_per_s=last.images_per_s, heartbeat_at=utcnow())
 
         self._write(work)
 
@@ -247,7 +254,7 @@ class RunStore:
             final = (select(EpochMetric.val_acc).where(EpochMetric.run_id == run_id)
                      .order_by(EpochMetric.epoch.desc()).limit(1))
             self._set(s, run_id, current_epoch=m.epoch, best_val_acc=best.scalar_subquery(),
-                      final_val_acc=final.scalar_subquery())
+                      final_val_acc=final.scalar_subquery(), heartbeat_at=utcnow())
 
         self._write(work)
 
@@ -347,6 +354,13 @@ class RunStore:
             return [r.id for r in stale]
 
         return self._write(work)
+
+    def running_runs(self) -> list[tuple[int, str | None]]:
+        """(run id, worker id) of every running run, for a worker's orphan check."""
+        with self._read() as s:
+            rows = s.execute(select(Run.id, Run.worker_id).where(Run.status == "running")
+                             .order_by(Run.id))
+            return [(r.id, r.worker_id) for r in rows]
 
     def requeue_for_resume(self, run_id: int, checkpoint: str | None) -> None:
         """Interrupted, failed or cancelled -> queued again, keeping its metrics so far."""
