@@ -1,7 +1,349 @@
-"""Placeholder; filled in by its issue."""
+"""Browse the run history: runs, show, compare, export, tag, note, rm."""
 
 from __future__ import annotations
 
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-def register(sub) -> None:
-    return None
+from cli.common import CliError, db_parent, print_json
+
+
+def _db_parent() -> argparse.ArgumentParser:
+    """--db on every subcommand, without clobbering a --db given before the subcommand:
+    argparse copies a subparser's defaults over the top-level value, so default to
+    'absent' here and let the top-level parser's None stand."""
+    parent = db_parent()
+    for action in parent._actions:
+        if action.dest == "db":
+            action.default = argparse.SUPPRESS
+    return parent
+
+
+def register(sub: Any) -> None:
+    db = _db_parent()
+    p = sub.add_parser("runs", parents=[db], help="list runs (filter, sort, page)")
+    p.add_argument("--status", help="queued, running, completed, failed, cancelled or interrupted (comma-separated)")
+    p.add_argument("--model", help="only this model")
+    p.add_argument("--tag", help="only runs with this tag")
+    p.add_argument("--search", metavar="TEXT", help="text in the name, notes or model, or a run id")
+    p.add_argument("--sort", default="created_at", metavar="COL", help="column to sort by (default created_at)")
+    p.add_argument("--asc", action="store_true", help="ascending (default: descending)")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50)")
+    p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N runs")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("show", parents=[db], help="one run: config, epochs and results")
+    p.add_argument("run", metavar="RUN", help="run id or name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("compare", parents=[db], help="runs side by side: differing params, metrics")
+    p.add_argument("runs", metavar="RUN", nargs="+", help="two or more run ids or names")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("export", parents=[db], help="runs and their epoch metrics as CSV or JSON")
+    p.add_argument("runs", metavar="RUN", nargs="*", help="run ids or names (default: all)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("tag", parents=[db], help="tag a run (--remove to untag)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("tag", metavar="TAG")
+    p.add_argument("--remove", action="store_true", help="remove the tag instead")
+    p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("note", parents=[db], help="set a run's note (empty text clears it)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("text", metavar="TEXT")
+    p.set_defaults(func=cmd_note)
+
+    p = sub.add_parser("rm", parents=[db], help="delete a run and its metrics")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.set_defaults(func=cmd_rm)
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+@contextmanager
+def _store(args: argparse.Namespace) -> Iterator[Any]:
+    """The store for args.db, with every store error turned into a one-line CliError."""
+    from storage import RunStore, StoreError
+
+    try:
+        store = RunStore(getattr(args, "db", None))
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        yield store
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Piped output (grep, a file) gets wide rows rather than columns cut to 80.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=False, width=width)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.2f}%"
+
+
+def _num(value: float | None, fmt: str = ".4f") -> str:
+    return "" if value is None else format(value, fmt)
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
+# -- commands -----------------------------------------------------------------------
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from storage import RunFilter
+
+    if args.limit < 0 or args.offset < 0:
+        raise CliError("--limit and --offset must be >= 0")
+    flt = RunFilter(status=args.status, model=args.model, tag=args.tag, text=args.search)
+    with _store(args) as store:
+        runs = store.list_runs(flt, sort=args.sort, descending=not args.asc,
+                               limit=args.limit, offset=args.offset)
+        total = store.count_runs(flt)
+    if args.json:
+        print_json([r.to_dict() for r in runs])
+        return 0
+    if not runs:
+        print("no runs match" if total == 0 and any(vars(flt).values()) else "no runs yet")
+        return 0
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col, justify in (("id", "right"), ("name", "left"), ("status", "left"), ("model", "left"),
+                         ("epoch", "right"), ("best val", "right"), ("test", "right"),
+                         ("lr", "right"), ("bs", "right"), ("time", "right"),
+                         ("created", "left"), ("tags", "left")):
+        table.add_column(col, justify=justify, no_wrap=col != "tags", min_width=len(col))
+    for r in runs:
+        table.add_row(
+            str(r.id), r.name, r.status, r.model, f"{r.current_epoch or 0}/{r.epochs}",
+            _pct(r.best_val_acc), _pct(r.test_acc), f"{r.max_lr:g}", str(r.batch_size),
+            _duration(r.duration_s), _when(r.created_at), ",".join(r.tags),
+        )
+    console = _console()
+    console.print(table)
+    shown = f"{args.offset + 1}-{args.offset + len(runs)}" if len(runs) else "0"
+    console.print(f"[dim]runs {shown} of {total}[/dim]")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    with _store(args) as store:
+        detail = store.get_run(store.resolve_run(args.run))
+    if args.json:
+        print_json(detail.to_dict())
+        return 0
+    console = _console()
+    head = f"[bold]run {detail.id}[/bold] {detail.name}  [{detail.status}]"
+    console.print(head)
+    facts = [
+        ("created", _when(detail.created_at)), ("started", _when(detail.started_at)),
+        ("finished", _when(detail.finished_at)), ("duration", _duration(detail.duration_s)),
+        ("device", detail.device or ""), ("host", detail.host or ""),
+        ("torch", detail.torch_version or ""), ("git", detail.git_commit or ""),
+        ("params", f"{detail.num_params:,}" if detail.num_params else ""),
+        ("tags", ", ".join(detail.tags)), ("notes", detail.notes or ""),
+        ("error", detail.error or ""),
+    ] + [(f"checkpoint {k}", v) for k, v in detail.checkpoints.items()]
+    _pairs(console, "run", [(k, v) for k, v in facts if v])
+    _pairs(console, "config", [(k, _value(v)) for k, v in detail.config.items()])
+    results = [
+        ("best val acc", _pct(detail.best_val_acc)), ("final val acc", _pct(detail.final_val_acc)),
+        ("test acc", _pct(detail.test_acc)), ("test loss", _num(detail.test_loss)),
+        ("images/s", _num(detail.images_per_s, ",.0f")),
+    ]
+    _pairs(console, "results", [(k, v) for k, v in results if v])
+    if detail.epoch_rows:
+        table = Table(title="epochs", title_justify="left", box=None, header_style="bold")
+        for col in ("epoch", "train loss", "train acc", "val loss", "val acc", "lr", "seconds", "img/s"):
+            table.add_column(col, justify="right")
+        for e in detail.epoch_rows:
+            table.add_row(str(e.epoch), _num(e.train_loss), _pct(e.train_acc), _num(e.val_loss),
+                          _pct(e.val_acc), _num(e.lr, ".2e"), _num(e.seconds, ".1f"),
+                          _num(e.images_per_s, ",.0f"))
+        console.print(table)
+    if detail.per_class_acc:
+        names = detail.class_names or [str(i) for i in range(len(detail.per_class_acc))]
+        table = Table(title="per-class test accuracy", title_justify="left", box=None,
+                      header_style="bold")
+        for name in names:
+            table.add_column(name, justify="right")
+        table.add_row(*(_pct(a) for a in detail.per_class_acc))
+        console.print(table)
+    if detail.confusion:
+        names = detail.class_names or [str(i) for i in range(len(detail.confusion))]
+        table = Table(title="confusion (rows: true, columns: predicted)", title_justify="left",
+                      box=None, header_style="bold")
+        table.add_column("")
+        for name in names:
+            table.add_column(name[:5], justify="right")
+        for name, row in zip(names, detail.confusion, strict=False):
+            table.add_row(name, *(str(v) for v in row))
+        console.print(table)
+    return 0
+
+
+def _pairs(console: Any, title: str, pairs: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    if not pairs:
+        return
+    table = Table(title=title, title_justify="left", box=None, show_header=False)
+    table.add_column(style="dim")
+    table.add_column()
+    for key, value in pairs:
+        table.add_row(key, value)
+    console.print(table)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    if len(args.runs) < 2:
+        raise CliError("compare needs at least two runs, e.g. `cifar-tui compare 3 7`")
+    with _store(args) as store:
+        ids = [store.resolve_run(ref) for ref in args.runs]
+        comparison = store.compare(ids)
+    if args.json:
+        print_json(comparison.to_dict())
+        return 0
+    console = _console()
+    heads = [f"{r.id} {r.name}" for r in comparison.runs]
+
+    def table(title: str) -> Table:
+        t = Table(title=title, title_justify="left", box=None, header_style="bold")
+        t.add_column("")
+        for head in heads:
+            t.add_column(head, justify="right")
+        return t
+
+    params = table("parameters that differ")
+    for key, values in comparison.config_diff.items():
+        params.add_row(key, *(_value(v) for v in values))
+    if comparison.config_diff:
+        console.print(params)
+    else:
+        console.print("[dim]same parameters[/dim]")
+    metrics = table("metrics")
+    for key, values in comparison.metrics.items():
+        if key.endswith("_acc"):
+            cells = [_pct(v) for v in values]
+        elif key == "duration_s":
+            cells = [_duration(v) for v in values]
+        else:
+            cells = [_value(v) for v in values]
+        metrics.add_row(key, *cells)
+    console.print(metrics)
+    longest = max((len(rows) for rows in comparison.curves.values()), default=0)
+    if longest:
+        curves = table("val acc by epoch")
+        by_run = [{e.epoch: e.val_acc for e in comparison.curves[r.id]} for r in comparison.runs]
+        epochs = sorted({ep for run in by_run for ep in run})
+        for ep in epochs:
+            curves.add_row(str(ep), *(_pct(run.get(ep)) for run in by_run))
+        console.print(curves)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        ids = [store.resolve_run(ref) for ref in args.runs] if args.runs else None
+        rows = store.export_rows(ids)
+    if args.format == "json":
+        text = json.dumps(rows, indent=1, default=str) + "\n"
+    else:
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        text = buffer.getvalue()
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        runs = len({r["run_id"] for r in rows})
+        print(f"wrote {len(rows)} rows ({runs} runs) to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        run_id = store.resolve_run(args.run)
+        if args.remove:
+            removed = store.remove_tag(run_id, args.tag)
+            print(f"run {run_id}: {'removed' if removed else 'had no'} tag {args.tag!r}")
+        else:
+            store.add_tag(run_id, args.tag)
+            print(f"run {run_id}: tagged {args.tag.strip()!r}")
+    return 0
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        run_id = store.resolve_run(args.run)
+        store.set_note(run_id, args.text)
+    print(f"run {run_id}: note {'cleared' if not args.text.strip() else 'saved'}")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        run_id = store.resolve_run(args.run)
+        name = store.get_run(run_id).name
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise CliError(f"not deleting run {run_id} without --yes (no terminal to ask on)")
+            answer = input(f"delete run {run_id} ({name}) and all its metrics? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("kept")
+                return 1
+        store.delete_run(run_id)
+    print(f"deleted run {run_id} ({name})")
+    return 0
