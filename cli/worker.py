@@ -139,7 +139,7 @@ def run_resume(args: argparse.Namespace) -> int:
     store = _store(args)
     run_id = _resolve(store, args.run)
     detail = store.get_run(run_id)
-    checkpoint = detail.checkpoint_last
+    checkpoint = detail.checkpoints.get("last")
     from pathlib import Path
 
     if checkpoint and not Path(checkpoint).exists():

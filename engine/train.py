@@ -14,6 +14,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -110,8 +111,12 @@ def evaluate(model: nn.Module, batches: DeviceBatches, autocast, tta: bool = Fal
 
 def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig,
                     epoch: int, step: int, val_acc: float | None, best_val_acc: float | None,
-                    class_names: list[str]) -> None:
-    """state_dict plus the config, loadable with plain ``torch.load`` (weights_only too)."""
+                    class_names: list[str], history: dict | None = None) -> None:
+    """state_dict plus the config, loadable with plain ``torch.load`` (weights_only too).
+
+    ``history`` holds the metrics so far as plain lists, so a resumed run can
+    replay any its recorder never saw (its supervisor may have died first).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     model_state = getattr(model, "_orig_mod", model).state_dict()
     tmp = path.with_suffix(".tmp")
@@ -125,6 +130,7 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         "val_acc": val_acc,
         "best_val_acc": best_val_acc,
         "class_names": list(class_names),
+        "history": history or {"epochs": [], "steps": []},
     }, tmp)
     tmp.replace(path)  # atomic: a killed run never leaves half a checkpoint
 
@@ -199,11 +205,13 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
     scheduler = build_scheduler(optimizer, config, total_steps)
 
     start_epoch, best_val_acc = 0, None
+    history: dict[str, list] = {"epochs": [], "steps": []}
     if resume_from:
         ckpt = load_checkpoint(resume_from)
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch, best_val_acc = int(ckpt["epoch"]), ckpt.get("best_val_acc")
+        history = ckpt.get("history") or history
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for _ in range(start_epoch * steps_per_epoch):
@@ -230,6 +238,10 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
         num_test=0 if splits.test_x is None else len(splits.test_x), steps_per_epoch=steps_per_epoch,
         total_steps=total_steps, start_epoch=start_epoch, dataset_note=splits.note,
     ))
+    for row in history["steps"]:  # replay what came before the resume point (idempotent in the store)
+        emit(StepMetrics(step=int(row[0]), epoch=int(row[1]), loss=row[2], lr=row[3], images_per_s=row[4]))
+    for row in history["epochs"]:
+        emit(EpochMetrics(**row))
 
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
     best_path = last_path = None
@@ -267,8 +279,10 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
                 if bad is not None:
                     raise Diverged(f"diverged at step {step - w_i + bad + 1} (lr={lr:.3g}): loss is {values[bad]}")
                 now = time.perf_counter()
-                emit(StepMetrics(step=step, epoch=epoch + 1, loss=sum(values) / w_i, lr=lr,
-                                 images_per_s=w_images / max(now - t_window, 1e-9)))
+                metrics = StepMetrics(step=step, epoch=epoch + 1, loss=sum(values) / w_i, lr=lr,
+                                      images_per_s=w_images / max(now - t_window, 1e-9))
+                history["steps"].append([metrics.step, metrics.epoch, metrics.loss, metrics.lr, metrics.images_per_s])
+                emit(metrics)
                 w_i, w_images, t_window = 0, 0, now
                 if should_stop is not None and should_stop():
                     return _cancelled(emit, step, epoch + 1)
@@ -282,20 +296,22 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
         improved = val_acc is not None and (best_val_acc is None or val_acc > best_val_acc)
         if improved:
             best_val_acc = val_acc
-        emit(EpochMetrics(
+        epoch_metrics = EpochMetrics(
             epoch=epoch + 1, train_loss=train_loss, train_acc=correct.item() / seen, val_loss=val_loss,
             val_acc=val_acc, lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - t_epoch,
             images_per_s=seen / max(train_time, 1e-9), step=step,
-        ))
+        )
+        history["epochs"].append(asdict(epoch_metrics))
+        emit(epoch_metrics)
         if ckpt_dir is not None:
             last_path = ckpt_dir / "last.pt"
             save_checkpoint(last_path, model, optimizer, config, epoch + 1, step, val_acc, best_val_acc,
-                            splits.class_names)
+                            splits.class_names, history)
             emit(CheckpointSaved(epoch=epoch + 1, path=str(last_path), kind="last"))
             if improved or val_batches is None:
                 best_path = ckpt_dir / "best.pt"
                 save_checkpoint(best_path, model, optimizer, config, epoch + 1, step, val_acc, best_val_acc,
-                                splits.class_names)
+                                splits.class_names, history)
                 emit(CheckpointSaved(epoch=epoch + 1, path=str(best_path), kind="best"))
         if should_stop is not None and should_stop():
             return _cancelled(emit, step, epoch + 1)

@@ -20,15 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import RunConfig
-from engine.events import (
-    CheckpointSaved,
-    EpochMetrics,
-    RunCancelled,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    StepMetrics,
-)
+from engine.events import RunCancelled, RunFailed, RunFinished
 from engine.launcher import DeviceLock
 from engine.paths import app_home
 
@@ -59,6 +51,12 @@ def child_main(config_dict: dict[str, Any], events: mp.Queue, stop_flag, checkpo
 def _exit_with_parent() -> None:
     """Stop training if the supervisor dies (kill -9): an orphan must not race a resumed run."""
     parent = os.getppid()
+    try:  # Linux: the kernel kills us the moment the supervisor dies
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the polling thread below does it within half a second
 
     def watch() -> None:
         while True:
@@ -128,7 +126,10 @@ class Worker:
 
     def recover_orphans(self) -> None:
         """Runs left 'running' by a dead worker become 'interrupted' so they can be resumed."""
-        for run_id, worker_id in self.store.running_runs():
+        from storage import RunFilter
+
+        for summary in self.store.list_runs(RunFilter(status="running"), limit=10_000):
+            run_id, worker_id = summary.id, self.store.get_run(summary.id).worker_id
             host, _, rest = (worker_id or "").partition(":")
             pid_text = rest.partition(":")[0]
             dead = host == self.host and pid_text.isdigit() and not _pid_alive(int(pid_text))
@@ -161,14 +162,19 @@ class RunSupervision:
     """Follow one child: relay its events to the store, heartbeat, cancel, detect death."""
 
     def __init__(self, worker: Worker, run_id: int, child, events, stop_flag):
+        from storage.recorder import StoreRecorder
+
         self.worker, self.store, self.run_id = worker, worker.store, run_id
         self.child, self.events, self.stop_flag = child, events, stop_flag
-        self.pending_steps: list[StepMetrics] = []
-        self.last_flush = self.last_beat = time.monotonic()
+        self.recorder = StoreRecorder(self.store, run_id, FLUSH_SECONDS)
+        self.last_beat = time.monotonic()
         self.cancel_asked_at: float | None = None
         self.cancel_reason = "cancelled"  # or "interrupted" when the worker itself is stopping
         self.terminated_at: float | None = None
-        self.done = False
+
+    @property
+    def done(self) -> bool:
+        return self.recorder.done
 
     def follow(self) -> None:
         while not self.done:
@@ -179,8 +185,8 @@ class RunSupervision:
             if event is not None:
                 self.handle(event)
             now = time.monotonic()
-            if now - self.last_flush >= FLUSH_SECONDS:
-                self.flush()
+            if now - self.recorder.last_flush >= FLUSH_SECONDS:
+                self.recorder.flush()
             if now - self.last_beat >= HEARTBEAT_SECONDS:
                 self.last_beat = now
                 if self.store.heartbeat(self.run_id, self.worker.worker_id):
@@ -193,6 +199,8 @@ class RunSupervision:
                     self.child_died()
             self.escalate(now)
         self.child.join(timeout=10)
+        if self.child.is_alive():
+            self.child.kill()
         self.events.close()
 
     def request_stop(self, reason: str) -> None:
@@ -211,7 +219,9 @@ class RunSupervision:
         elif self.terminated_at is not None and now - self.terminated_at > TERMINATE_GRACE_SECONDS:
             self.child.kill()
             self.child.join(timeout=5)
-            self.finish_stopped()
+            self.drain()
+            if not self.done:
+                self.finish_stopped()
 
     def drain(self) -> None:
         while not self.done:
@@ -221,42 +231,21 @@ class RunSupervision:
                 return
 
     def handle(self, event) -> None:
-        if isinstance(event, StepMetrics):
-            self.pending_steps.append(event)
-            return
-        self.flush()
-        if isinstance(event, RunStarted):
-            self.store.record_start(self.run_id, event)
-        elif isinstance(event, EpochMetrics):
-            self.store.record_epoch(self.run_id, event)
-        elif isinstance(event, CheckpointSaved):
-            self.store.set_checkpoint(self.run_id, event.kind, event.path)
-        elif isinstance(event, RunFinished):
-            self.store.finish_run(self.run_id, event)
-            self.worker._log(f"run {self.run_id}: completed")
-            self.done = True
-        elif isinstance(event, RunFailed):
-            self.store.fail_run(self.run_id, event.reason, event.traceback)
-            self.worker._log(f"run {self.run_id}: failed: {event.reason}")
-            self.done = True
-        elif isinstance(event, RunCancelled):
+        if isinstance(event, RunCancelled):
             self.finish_stopped()
-
-    def flush(self) -> None:
-        if self.pending_steps:
-            self.store.append_steps(self.run_id, self.pending_steps)
-            self.pending_steps = []
-        self.last_flush = time.monotonic()
+            return
+        self.recorder.handle(event)
+        if isinstance(event, RunFinished):
+            self.worker._log(f"run {self.run_id}: completed")
+        elif isinstance(event, RunFailed):
+            self.worker._log(f"run {self.run_id}: failed: {event.reason}")
 
     def finish_stopped(self) -> None:
-        self.flush()
         if self.cancel_reason == "interrupted":
-            self.store.mark_interrupted(
-                self.run_id, f"the worker was stopped; `cifar-tui resume {self.run_id}` continues it")
+            self.recorder.interrupt(f"the worker was stopped; `cifar-tui resume {self.run_id}` continues it")
         else:
-            self.store.mark_cancelled(self.run_id)
+            self.recorder.handle(RunCancelled(step=0, epoch=0))
         self.worker._log(f"run {self.run_id}: {self.cancel_reason}")
-        self.done = True
 
     def child_died(self) -> None:
         if self.cancel_asked_at is not None:
@@ -273,10 +262,8 @@ class RunSupervision:
                 reason += " (out of host memory, or killed by hand)"
         else:
             reason = f"the training process exited unexpectedly with code {code}"
-        self.flush()
-        self.store.fail_run(self.run_id, reason, f"{reason}; see the worker log for its output")
+        self.recorder.handle(RunFailed(reason=reason, traceback=f"{reason}; see the worker log for its output"))
         self.worker._log(f"run {self.run_id}: failed: {reason}")
-        self.done = True
 
 
 def _pid_alive(pid: int) -> bool:

@@ -23,7 +23,7 @@ def test_worker_drains_three_queued_runs_then_exits(tmp_path: Path) -> None:
     for run_id in ids:
         run = store.get_run(run_id)
         assert run.status == "completed", run.error
-        assert [e.epoch for e in run.epochs] == [1, 2]
+        assert [e.epoch for e in run.epoch_rows] == [1, 2]
         assert run.best_val_acc is not None and run.test_acc is not None
         assert store.get_steps(run_id), "step metrics were recorded"
 
@@ -61,7 +61,7 @@ def test_killed_worker_leaves_run_interrupted_and_resume_finishes_it(tmp_path: P
     worker = start_worker("--device", "cpu", log=tmp_path / "w1.log")
     procs.append(worker)
     store = RunStore()
-    wait_for(lambda: len(store.get_run(run_id).epochs) >= 2 and store.get_run(run_id).checkpoint_last,
+    wait_for(lambda: len(store.get_run(run_id).epoch_rows) >= 2 and store.get_run(run_id).checkpoints.get("last"),
              what="two epochs and a checkpoint")
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=10)
@@ -69,14 +69,14 @@ def test_killed_worker_leaves_run_interrupted_and_resume_finishes_it(tmp_path: P
     cli("worker", "--device", "cpu", "--exit-when-empty", timeout=60)
     interrupted = store.get_run(run_id)
     assert interrupted.status == "interrupted"
-    kept = len(interrupted.epochs)
+    kept = len(interrupted.epoch_rows)
     assert kept >= 2
     out = cli("resume", str(run_id), "--no-worker").stdout
     assert "last.pt" in out
     cli("worker", "--device", "cpu", "--exit-when-empty", timeout=240)
     done = store.get_run(run_id)
     assert done.status == "completed", done.error
-    assert [e.epoch for e in done.epochs] == list(range(1, 41))
+    assert [e.epoch for e in done.epoch_rows] == list(range(1, 41))
 
 
 def test_two_workers_claim_each_of_four_runs_exactly_once(tmp_path: Path, procs) -> None:
