@@ -20,16 +20,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("resume_checkpoint", sa.Text(), nullable=True))
-        batch.add_column(
-            sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("class_names", sa.JSON(), nullable=True))
+    # Plain ADD COLUMN (no batch copy), so SQLite keeps the table's AUTOINCREMENT.
+    op.add_column("runs", sa.Column("resume_checkpoint", sa.Text(), nullable=True))
+    op.add_column(
+        "runs",
+        sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("runs", sa.Column("class_names", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
+    with op.batch_alter_table("runs", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("class_names")
         batch.drop_column("cancel_requested")
         batch.drop_column("resume_checkpoint")
