@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from platformdirs import user_cache_dir, user_data_dir
+
+def _platform_dir(kind: str) -> Path:
+    """platformdirs' folder when it is installed; a plain ~/.cache or ~/.local/share otherwise
+    (benchmarks/gpu.py runs the engine on machines with torch and little else)."""
+    try:
+        import platformdirs
+    except ImportError:
+        base = Path.home() / (".cache" if kind == "cache" else ".local/share")
+        return base / APP_NAME
+    return Path(platformdirs.user_cache_dir(APP_NAME) if kind == "cache" else platformdirs.user_data_dir(APP_NAME))
 
 APP_NAME = "cifar-tui"
 BATCHES_DIRNAME = "cifar-10-batches-py"
@@ -15,13 +24,13 @@ HOME_ENV = "CIFAR_TUI_HOME"  # overrides the data folder for checkpoints, logs a
 
 
 def default_data_dir() -> Path:
-    return Path(user_cache_dir(APP_NAME)) / "data"
+    return _platform_dir("cache") / "data"
 
 
 def app_home() -> Path:
     """Checkpoints, worker logs and locks: $CIFAR_TUI_HOME, else the user data folder."""
     chosen = os.environ.get(HOME_ENV)
-    return Path(chosen).expanduser() if chosen else Path(user_data_dir(APP_NAME))
+    return Path(chosen).expanduser() if chosen else _platform_dir("data")
 
 
 def resolve_data_dir(data_dir: str | None) -> Path:
