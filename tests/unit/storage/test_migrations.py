@@ -116,3 +116,14 @@ def test_in_memory_sqlite_works_for_throwaway_stores() -> None:
     with RunStore("sqlite://") as store:
         run_id = store.create_run(RunConfig())
         assert store.get_run(run_id).status == "queued"
+
+
+def test_storage_and_history_cli_import_without_torch_or_textual() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, storage, storage.recorder, cli.history; "
+            "bad = [m for m in ('torch', 'textual') if m in sys.modules]; "
+            "assert not bad, bad")
+    root = Path(__file__).resolve().parents[3]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
