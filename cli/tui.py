@@ -1,12 +1,27 @@
-"""Open the TUI (until it exists: the CLI help)."""
+"""Open the TUI; say plainly what is wrong with the store, and what keeps running on quit."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    from cli.main import build_parser
+    from storage.errors import StoreError
 
-    build_parser().print_help()
+    try:
+        from tui.app import active_counts, make_app
+
+        app = make_app(db_url=getattr(args, "db", None))
+    except StoreError as exc:
+        print(f"cifar-tui: error: {exc}", file=sys.stderr)
+        return 2
+    app.run()
+    try:
+        counts = active_counts(app.ctx.store)
+    except StoreError:
+        return 0
+    if counts["queued"] or counts["running"]:
+        print(f"{counts['running']} running and {counts['queued']} queued run(s) keep going in the "
+              "background worker; `cifar-tui` shows them again, `cifar-tui worker --status` checks it.")
     return 0

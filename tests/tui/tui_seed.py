@@ -1,0 +1,113 @@
+"""Seed real SQLite stores for the TUI tests, with fixed timestamps.
+
+The store stamps times with ``storage.runs.utcnow``; ``FixedTime`` replaces that
+clock (not the store) so created/started/finished times are the same every run.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+from engine.config import config_from_preset
+from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
+from storage.runs import RunStore
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+NOW = T0 + timedelta(hours=3)  # the app's fixed clock in snapshots
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+STEPS_PER_EPOCH = 20
+
+
+class FixedTime:
+    """A settable stand-in for the store's clock."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, minutes: float) -> None:
+        self.now = T0 + timedelta(minutes=minutes)
+
+
+def started(run_id: int, store: RunStore, config: dict, device: str = "cuda:0") -> None:
+    total = config["epochs"] * STEPS_PER_EPOCH
+    store.record_start(run_id, RunStarted(
+        config=config, device=device, host="gpu-box", torch_version="2.5.0", num_params=6_573_130,
+        num_train=45_000, num_val=5_000, num_test=10_000, steps_per_epoch=STEPS_PER_EPOCH,
+        total_steps=total, time=0.0,
+    ))
+
+
+def train_epochs(store: RunStore, run_id: int, epochs: int, lr_scale: float = 1.0, acc_cap: float = 0.9,
+                 partial_steps: int = 0) -> None:
+    """Record ``epochs`` whole epochs (steps and epoch metrics), then ``partial_steps`` more steps."""
+    step = 0
+    for epoch in range(1, epochs + 1):
+        rows = []
+        for _ in range(STEPS_PER_EPOCH):
+            step += 1
+            loss = 2.3 * math.exp(-step / 60) + 0.25 + 0.05 * math.sin(step * 1.7)
+            rows.append(StepMetrics(step=step, epoch=epoch, loss=loss, lr=0.01 * lr_scale * min(1, step / 40),
+                                    images_per_s=5200.0, time=0.0))
+        store.append_steps(run_id, rows)
+        acc = acc_cap * (1 - math.exp(-epoch / 2))
+        store.record_epoch(run_id, EpochMetrics(
+            epoch=epoch, train_loss=1.5 / epoch, train_acc=acc - 0.02, val_loss=1.4 / epoch + 0.2, val_acc=acc,
+            lr=0.01 * lr_scale, seconds=12.0, images_per_s=5200.0, step=step, time=0.0,
+        ))
+    extra = [StepMetrics(step=step + i, epoch=epochs + 1, loss=0.5, lr=0.008 * lr_scale, images_per_s=5100.0, time=0.0)
+             for i in range(1, partial_steps + 1)]
+    store.append_steps(run_id, extra)
+
+
+def finished(store: RunStore, run_id: int, test_acc: float) -> None:
+    confusion = [[80 if i == j else (12 if (i, j) in ((3, 5), (5, 3)) else 1) for j in range(10)] for i in range(10)]
+    store.finish_run(run_id, RunFinished(
+        best_val_acc=None, final_val_acc=None, test_loss=0.41, test_acc=test_acc,
+        per_class_acc=[0.95, 0.97, 0.84, 0.71, 0.9, 0.78, 0.93, 0.94, 0.96, 0.95],
+        confusion=confusion, class_names=CLASSES, train_seconds=96.0, images_per_s=5200.0,
+        checkpoint_best="/ckpt/run-best.pt", checkpoint_last="/ckpt/run-last.pt", time=0.0,
+    ))
+
+
+def seed_history(store: RunStore, clock: FixedTime) -> dict[str, int]:
+    """Five runs, one of each kind the screens show: two completed, failed, running, queued."""
+    ids: dict[str, int] = {}
+    clock.at(0)
+    base = config_from_preset("seed", dataset="synthetic", epochs=4)
+    ids["baseline"] = store.create_run(base, name="baseline", tags=["baseline"])
+    clock.at(5)
+    wide = config_from_preset("resnet18", dataset="synthetic", epochs=4, max_lr=0.02)
+    ids["wide"] = store.create_run(wide, name="r18-lr0.02", tags=["sweep"])
+    clock.at(10)
+    ids["broken"] = store.create_run(base.replace(batch_size=4096), name="too-big")
+    clock.at(15)
+    live = config_from_preset("fast", dataset="synthetic", epochs=8)
+    ids["live"] = store.create_run(live, name="fast-live")
+    clock.at(20)
+    ids["queued"] = store.create_run(base.replace(seed=1), name="seed-1", tags=["sweep"])
+
+    for key, test_acc, scale, cap in (("baseline", 0.884, 1.0, 0.9), ("wide", 0.861, 2.0, 0.87)):
+        clock.at(30 if key == "baseline" else 40)
+        claimed = store.claim_next_run("w1", "cuda:0", "gpu-box")
+        assert claimed is not None and claimed.run_id == ids[key]
+        started(claimed.run_id, store, claimed.config)
+        train_epochs(store, claimed.run_id, 4, lr_scale=scale, acc_cap=cap)
+        clock.at(32 if key == "baseline" else 43)
+        finished(store, claimed.run_id, test_acc)
+    clock.at(50)
+    claimed = store.claim_next_run("w1", "cuda:0", "gpu-box")
+    assert claimed is not None and claimed.run_id == ids["broken"]
+    store.fail_run(claimed.run_id, "CUDA out of memory. Tried to allocate 2.00 GiB",
+                   "Traceback (most recent call last):\n  File \"engine/train.py\", line 260, in train\n"
+                   "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
+    clock.at(170)
+    claimed = store.claim_next_run("w1", "cuda:0", "gpu-box")
+    assert claimed is not None and claimed.run_id == ids["live"]
+    started(claimed.run_id, store, claimed.config)
+    clock.at(176)
+    train_epochs(store, claimed.run_id, 3, acc_cap=0.93, partial_steps=7)
+    return ids

@@ -1,0 +1,158 @@
+"""The cifar-tui app: composes the screens and routes the messages between them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from engine import launcher
+from storage.errors import StoreError
+from storage.runs import RunStore
+from tui import format as fmt
+from tui.context import AppContext
+from tui.messages import (
+    CancelRequested,
+    CompareRequested,
+    DuplicateRequested,
+    OpenRequested,
+    RunChanged,
+    RunQueued,
+    StoreFailed,
+)
+from tui.screens.compare import CompareScreen
+from tui.screens.confirm import ConfirmDialog
+from tui.screens.detail import RunDetailScreen
+from tui.screens.help import HelpScreen
+from tui.screens.home import HomeScreen
+from tui.screens.live import LiveRunScreen
+from tui.screens.new_run import NewRunScreen
+
+
+class CifarTui(App[None]):
+    TITLE = "cifar-tui"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    def on_mount(self) -> None:
+        self.push_screen(HomeScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("New run", "Open the form to queue a training run", self.action_new_run)
+        yield SystemCommand("Runs", "Back to the run history", self.action_home)
+        if isinstance(screen, HomeScreen):
+            yield SystemCommand("Compare marked runs", "Side by side, curves overlaid", screen.action_compare)
+            yield SystemCommand("Open selected run", "Live view or detail", screen.action_open)
+            yield SystemCommand("Duplicate selected run", "New run form prefilled", screen.action_duplicate)
+            yield SystemCommand("Cancel selected run", "Asks first", screen.action_cancel_run)
+            yield SystemCommand("Cycle sort column", "Sort the history", screen.action_cycle_sort)
+        yield SystemCommand("Help", "Every key, by screen", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    # -- routing --------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_home(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_new_run(self, source_run: int | None = None) -> None:
+        self.push_screen(NewRunScreen(source_run))
+
+    @on(OpenRequested)
+    def _open(self, event: OpenRequested) -> None:
+        screen = LiveRunScreen(event.run_id) if event.view == "live" else RunDetailScreen(event.run_id)
+        self.push_screen(screen)
+
+    @on(DuplicateRequested)
+    def _duplicate(self, event: DuplicateRequested) -> None:
+        self.action_new_run(event.run_id)
+
+    @on(CompareRequested)
+    def _compare(self, event: CompareRequested) -> None:
+        self.push_screen(CompareScreen(event.run_ids))
+
+    @on(RunQueued)
+    def _queued(self, event: RunQueued) -> None:
+        started = f"; started a worker (pid {event.worker_pid})" if event.worker_pid else ""
+        self.notify(f"Queued run #{event.run_id}{started}.")
+        self._refresh_home()
+
+    @on(RunChanged)
+    def _changed(self) -> None:
+        self._refresh_home()
+
+    def _refresh_home(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.reload()
+
+    @on(StoreFailed)
+    def _store_failed(self, event: StoreFailed) -> None:
+        self.notify(event.text, title="Store", severity="error", timeout=8)
+
+    # -- cancelling (asked from home, live and detail) ---------------------------
+    @on(CancelRequested)
+    def _cancel_asked(self, event: CancelRequested) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel(event.run_id)
+
+        self.push_screen(ConfirmDialog(f"Cancel run #{event.run_id}? A running run stops after its current step.",
+                                       yes="Cancel run"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="cancel")
+    def _cancel(self, run_id: int) -> None:
+        try:
+            outcome = self.ctx.store.request_cancel(run_id)
+        except StoreError as exc:
+            self.post_message(StoreFailed(str(exc)))
+            return
+        words = "cancelled" if outcome == "cancelled" else "asked to stop (the worker stops it shortly)"
+        self.call_from_thread(self.notify, f"Run #{run_id} {words}.")
+        self.post_message(RunChanged(run_id))
+
+
+def make_app(
+    db_url: str | None = None,
+    *,
+    store: RunStore | None = None,
+    poll_interval: float | None = 1.0,
+    clock: fmt.Clock = fmt.utc_now,
+    start_worker: Callable[[str], int] | None = None,
+    worker_alive: Callable[[], bool] | None = None,
+) -> CifarTui:
+    """Build the app for ``main()`` and the tests alike.
+
+    ``start_worker`` and ``worker_alive`` default to the real launcher; tests pass
+    recorders so no process is spawned. ``poll_interval=None`` turns live polling off.
+    """
+    store = store or RunStore(db_url)
+    ctx = AppContext(
+        store=store,
+        clock=clock,
+        poll_interval=poll_interval,
+        start_worker=start_worker or (lambda url: launcher.start_worker(url, "auto")),
+        worker_alive=worker_alive or (lambda: bool(launcher.all_live_workers())),
+    )
+    return CifarTui(ctx)
+
+
+def active_counts(store: RunStore) -> dict[Literal["queued", "running"], int]:
+    """How many runs are still queued and running: said on quit."""
+    from storage.records import RunFilter
+
+    return {s: store.count_runs(RunFilter(status=s)) for s in ("queued", "running")}  # type: ignore[misc]

@@ -1,0 +1,127 @@
+"""Small, pure formatting helpers shared by the screens (no Textual imports)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+Clock = Callable[[], datetime]
+
+STATUS_STYLES = {
+    "queued": "bold $warning",
+    "running": "bold $accent",
+    "completed": "$success",
+    "failed": "bold $error",
+    "cancelled": "$text-muted",
+    "interrupted": "$warning",
+}
+# Rich styles for places that take plain Rich markup (DataTable cells).
+STATUS_COLOURS = {
+    "queued": "bold yellow",
+    "running": "bold cyan",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "bright_black",
+    "interrupted": "dark_orange",
+}
+ACTIVE = ("queued", "running")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def num(value: float | None, fmt: str = ".4g") -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def duration(seconds: float | None) -> str:
+    """3s, 4m05s, 13m, 2h07m: at most 5 characters, for a table column."""
+    if seconds is None or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    """'just now', '5m ago', '3h ago', then the date: relative times read fastest."""
+    if when is None:
+        return "–"
+    seconds = (now - when).total_seconds()
+    if seconds < 45:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60) or 1}m ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h ago"
+    if seconds < 7 * 86400:
+        return f"{int(seconds // 86400)}d ago"
+    return when.strftime("%b %d")
+
+
+def elapsed(started: datetime | None, finished: datetime | None, stored: float | None, now: datetime) -> float | None:
+    """A run's duration: the stored one when finished, else wall time since it started."""
+    if stored is not None:
+        return stored
+    if started is None:
+        return None
+    return ((finished or now) - started).total_seconds()
+
+
+def eta(done_steps: int | None, total_steps: int | None, seconds_so_far: float | None) -> float | None:
+    """Seconds left, assuming the rate so far holds."""
+    if not done_steps or not total_steps or seconds_so_far is None or done_steps <= 0:
+        return None
+    remaining = max(0, total_steps - done_steps)
+    return seconds_so_far / done_steps * remaining
+
+
+def epochs_progress(current_epoch: int | None, epochs: int) -> str:
+    return f"{current_epoch or 0}/{epochs}"
+
+
+def ema(values: list[float], alpha: float = 0.1) -> list[float]:
+    """Exponential moving average; the first value seeds it so the curve starts on the data."""
+    out: list[float] = []
+    acc: float | None = None
+    for v in values:
+        acc = v if acc is None else alpha * v + (1 - alpha) * acc
+        out.append(acc)
+    return out
+
+
+def planned_lr(schedule: str, max_lr: float, pct_start: float, total_steps: int, points: int = 200) -> tuple[list[float], list[float]]:
+    """The learning-rate schedule the engine will follow, sampled at ``points`` steps.
+
+    Mirrors torch's OneCycleLR (cosine, div_factor 25, final_div_factor 1e4) and the
+    engine's linear warm-up/decay, so the chart can show the whole plan up front.
+    """
+    if total_steps <= 0:
+        return [], []
+    steps = sorted({round(i * (total_steps - 1) / max(1, points - 1)) for i in range(points)})
+    ys: list[float] = []
+    for step in steps:
+        if schedule == "linear":
+            warm = max(1, int(total_steps * pct_start))
+            factor = (step + 1) / warm if step < warm else max(0.0, (total_steps - step) / max(1, total_steps - warm))
+            ys.append(max_lr * factor)
+            continue
+        initial, final = max_lr / 25, max_lr / 25 / 1e4
+        peak = float(pct_start * total_steps) - 1
+        if step <= peak:
+            start, end, frac = initial, max_lr, step / max(peak, 1e-9)
+        else:
+            start, end, frac = max_lr, final, (step - peak) / max(total_steps - 1 - peak, 1e-9)
+        ys.append(end + (start - end) / 2 * (math.cos(math.pi * min(frac, 1.0)) + 1))
+    return [s + 1 for s in steps], ys  # the engine counts steps from 1

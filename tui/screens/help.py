@@ -1,0 +1,48 @@
+"""Help: every key, by screen. Generated from the bindings, so it cannot drift."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def keys_table(title: str, bindings: list[Binding]) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", box=None, show_header=False)
+    table.add_column(style="bold cyan", width=10)
+    table.add_column()
+    for b in bindings:
+        key = "space" if b.key == "space" else b.key_display or b.key.replace("slash", "/")
+        table.add_row(key, b.description or b.action)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+
+    def compose(self) -> ComposeResult:
+        from tui.screens.compare import CompareScreen
+        from tui.screens.detail import RunDetailScreen
+        from tui.screens.home import HomeScreen
+        from tui.screens.live import LiveRunScreen
+        from tui.screens.new_run import NewRunScreen
+        from tui.widgets.run_table import RunTable
+
+        sections = [
+            ("Everywhere", [Binding("question_mark", "", "this help", key_display="?"),
+                            Binding("ctrl+p", "", "command palette"), Binding("q", "", "quit (runs keep going)")]),
+            ("Runs", [*HomeScreen.BINDINGS, *RunTable.BINDINGS,
+                      Binding("click", "", "a column header sorts by it")]),
+            ("New run", NewRunScreen.BINDINGS),
+            ("Live run", LiveRunScreen.BINDINGS),
+            ("Run detail", RunDetailScreen.BINDINGS),
+            ("Compare", CompareScreen.BINDINGS),
+        ]
+        with VerticalScroll(id="help"):
+            yield Static(Text("cifar-tui keys", style="bold"))
+            for title, bindings in sections:
+                yield Static(keys_table(title, [b for b in bindings if isinstance(b, Binding) and b.description]))

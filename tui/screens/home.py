@@ -1,0 +1,276 @@
+"""Runs (home): the history table with sort, filters, marks and live updates.
+
+Rows are paged in from the store (``PAGE`` at a time, more as the cursor nears
+the end), so a store of 10,000 runs opens as fast as one of ten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.worker import get_current_worker
+
+from engine.config import MODELS
+from storage.errors import RunNotFound, StoreError
+from storage.records import RunFilter, RunSummary
+from storage.schema import STATUSES
+from tui import format as fmt
+from tui.context import context_of
+from tui.messages import (
+    CancelRequested,
+    CompareRequested,
+    DuplicateRequested,
+    OpenRequested,
+    RunChanged,
+    RunQueued,
+    StoreFailed,
+)
+from tui.widgets.run_table import RunTable
+
+PAGE = 100
+PREFETCH = 20  # rows before the end at which the next page is fetched
+
+
+class HomeScreen(Screen[None]):
+    BINDINGS = [
+        Binding("n", "new_run", "New"),
+        Binding("enter", "open", "Open (live while active, else detail)", show=False),
+        Binding("d", "detail", "Detail", show=False),
+        Binding("l", "live", "Live", show=False),
+        Binding("D", "duplicate", "Dup"),
+        Binding("c", "compare", "Compare"),
+        Binding("x", "cancel_run", "Cancel"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("r", "reverse_sort", "Reverse sort", show=False),
+        Binding("slash", "search", "Search", key_display="/", show=False),
+        Binding("escape", "focus_table", "Back to the table", show=False),
+    ]
+
+    @dataclass
+    class PageLoaded(Message):
+        runs: list[RunSummary]
+        total: int
+        offset: int
+        generation: int
+
+    @dataclass
+    class Polled(Message):
+        runs: list[RunSummary]  # active runs plus any that just stopped being active
+        total: int
+        worker_alive: bool
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = RunFilter()
+        self.sort = "created_at"
+        self.descending = True
+        self.total = 0
+        self.generation = 0
+        self.loading_more = False
+        self.active_ids: set[int] = set()
+        self.worker_alive = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="filters"):
+            yield Input(placeholder="search name, notes, #id  (/)", id="search", compact=True)
+            yield Select([(s, s) for s in STATUSES], prompt="any status", id="status", compact=True)
+            yield Select([(m, m) for m in MODELS], prompt="any model", id="model", compact=True)
+            yield Input(placeholder="tag", id="tag", compact=True)
+        yield RunTable(id="runs")
+        yield Static(id="home-status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(RunTable).focus()
+        self.reload()
+        interval = context_of(self).poll_interval
+        if interval:
+            self.set_interval(interval, self.poll)
+
+    # -- loading ----------------------------------------------------------------
+    def reload(self) -> None:
+        """Fetch the first page for the current filter and sort."""
+        self.generation += 1
+        self.loading_more = False
+        self._fetch(self.filter, self.sort, self.descending, 0, self.generation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="home-list")
+    def _fetch(self, flt: RunFilter, sort: str, descending: bool, offset: int, generation: int) -> None:
+        store = context_of(self).store
+        try:
+            runs = store.list_runs(flt, sort=sort, descending=descending, limit=PAGE, offset=offset)
+            total = store.count_runs(flt) if offset == 0 else self.total
+        except StoreError as exc:
+            self.post_message(StoreFailed(str(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.PageLoaded(runs, total, offset, generation))
+
+    @on(PageLoaded)
+    def _page_loaded(self, event: PageLoaded) -> None:
+        if event.generation != self.generation:
+            return  # a newer filter or sort has been asked for since
+        table = self.query_one(RunTable)
+        table.now = context_of(self).clock()
+        if event.offset == 0:
+            self.total = event.total
+            table.replace_rows(event.runs)
+        else:
+            table.append_rows(event.runs)
+        self.loading_more = False
+        self.active_ids |= {r.id for r in event.runs if r.status in fmt.ACTIVE}
+        self._show_status()
+
+    @on(DataTable.RowHighlighted)
+    def _maybe_load_more(self, event: DataTable.RowHighlighted) -> None:
+        table = self.query_one(RunTable)
+        if self.loading_more or table.row_count >= self.total:
+            return
+        if event.cursor_row >= table.row_count - PREFETCH:
+            self.loading_more = True
+            self._fetch(self.filter, self.sort, self.descending, table.row_count, self.generation)
+
+    # -- live updates -------------------------------------------------------------
+    def poll(self) -> None:
+        self._poll(set(self.active_ids), self.filter)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="home-poll")
+    def _poll(self, was_active: set[int], flt: RunFilter) -> None:
+        ctx = context_of(self)
+        try:
+            active = ctx.store.list_runs(RunFilter(status=fmt.ACTIVE), limit=500)
+            now_active = {r.id for r in active}
+            stopped = []
+            for run_id in was_active - now_active:
+                try:
+                    stopped.append(ctx.store.get_run(run_id))
+                except RunNotFound:
+                    pass
+            total = ctx.store.count_runs(flt)
+        except StoreError as exc:
+            self.post_message(StoreFailed(str(exc)))
+            return
+        self.post_message(self.Polled([*active, *stopped], total, ctx.worker_alive()))
+
+    @on(Polled)
+    def _polled(self, event: Polled) -> None:
+        table = self.query_one(RunTable)
+        table.now = context_of(self).clock()
+        self.worker_alive = event.worker_alive
+        self.active_ids = {r.id for r in event.runs if r.status in fmt.ACTIVE}
+        if event.total != self.total:
+            self.reload()  # runs were added or removed: the pages are stale
+            return
+        for run in event.runs:
+            table.update_run(run)
+        self._show_status()
+
+    @on(RunQueued)
+    @on(RunChanged)
+    def _run_changed(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and self.generation:
+            self.reload()
+
+    def _show_status(self) -> None:
+        table = self.query_one(RunTable)
+        parts = [f"{self.total:,} runs" + (f" ({table.row_count:,} loaded)" if table.row_count < self.total else "")]
+        if table.marked:
+            parts.append(f"{len(table.marked)} marked: {' '.join(f'#{i}' for i in table.marked)}")
+        active = len(self.active_ids)
+        if active:
+            parts.append(f"{active} queued/running")
+        parts.append("worker alive" if self.worker_alive else "no worker")
+        if self.total == 0:
+            parts = ["No runs match. Press n to queue one." if self.filter != RunFilter() else "No runs yet. Press n to queue one."]
+        self.query_one("#home-status", Static).update(" · ".join(parts))
+
+    # -- filters and sort -----------------------------------------------------
+    @on(Input.Changed, "#search")
+    @on(Input.Changed, "#tag")
+    @on(Select.Changed)
+    def _filters_changed(self) -> None:
+        status = self.query_one("#status", Select).value
+        model = self.query_one("#model", Select).value
+        self.filter = RunFilter(
+            status=None if status is Select.BLANK else str(status),
+            model=None if model is Select.BLANK else str(model),
+            tag=self.query_one("#tag", Input).value.strip() or None,
+            text=self.query_one("#search", Input).value.strip() or None,
+        )
+        self.reload()
+
+    @on(Input.Submitted)
+    def _search_done(self) -> None:
+        self.query_one(RunTable).focus()
+
+    @on(RunTable.SortChanged)
+    def _sort_changed(self, event: RunTable.SortChanged) -> None:
+        self.sort, self.descending = event.sort, event.descending
+        self.reload()
+
+    @on(RunTable.MarksChanged)
+    def _marks_changed(self) -> None:
+        self._show_status()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    # -- actions --------------------------------------------------------------
+    def _current(self) -> RunSummary | None:
+        run = self.query_one(RunTable).current_run
+        if run is None:
+            self.notify("No run selected.", severity="warning")
+        return run
+
+    def action_new_run(self) -> None:
+        self.app.action_new_run()  # type: ignore[attr-defined]
+
+    def action_open(self) -> None:
+        if run := self._current():
+            self.post_message(OpenRequested(run.id, "live" if run.status in fmt.ACTIVE else "detail"))
+
+    def action_detail(self) -> None:
+        if run := self._current():
+            self.post_message(OpenRequested(run.id, "detail"))
+
+    def action_live(self) -> None:
+        if run := self._current():
+            self.post_message(OpenRequested(run.id, "live"))
+
+    def action_duplicate(self) -> None:
+        if run := self._current():
+            self.post_message(DuplicateRequested(run.id))
+
+    def action_cancel_run(self) -> None:
+        if run := self._current():
+            self.post_message(CancelRequested(run.id))
+
+    def action_compare(self) -> None:
+        marked = self.query_one(RunTable).marked
+        if len(marked) < 2:
+            self.notify("Mark two or more runs with space, then press c.", severity="warning")
+            return
+        self.post_message(CompareRequested(list(marked)))
+
+    def action_cycle_sort(self) -> None:
+        self.query_one(RunTable).cycle_sort()
+
+    def action_reverse_sort(self) -> None:
+        self.query_one(RunTable).reverse_sort()
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(RunTable).focus()

@@ -1,0 +1,195 @@
+"""The run history table: renders RunSummary rows, owns marks and the sort order.
+
+It never queries the store: the home screen pages rows in and tells it what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
+from storage.records import RunSummary
+from tui import format as fmt
+
+# (column key, header, store sort column, width; None = takes the spare width).
+# Widths include a one-space gap on the left (cell padding is 0), so the table fits 80 columns.
+COLUMNS: tuple[tuple[str, str, str, int | None], ...] = (
+    ("id", "id", "id", 7),
+    ("name", "name", "name", None),
+    ("model", "model", "model", 10),
+    ("status", "status", "status", 12),
+    ("epochs", "ep", "current_epoch", 6),
+    ("best", "val", "best_val_acc", 7),
+    ("test", "test", "test_acc", 7),
+    ("duration", "time", "duration_s", 10),
+    ("created", "created", "created_at", 9),
+)
+SORT_KEYS = [c[0] for c in COLUMNS]
+STORE_SORT = {c[0]: c[2] for c in COLUMNS}
+MIN_NAME = 10
+
+
+class RunTable(DataTable[Text]):
+    """Runs, one per row, keyed by run id."""
+
+    BINDINGS = [
+        Binding("space", "toggle_mark", "Mark"),
+    ]
+
+    sort_key: reactive[str] = reactive("created")
+    descending: reactive[bool] = reactive(True)
+
+    @dataclass
+    class SortChanged(Message):
+        sort: str  # store column
+        descending: bool
+
+    @dataclass
+    class MarksChanged(Message):
+        marked: list[int]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=0)
+        self.marked: list[int] = []
+        self.summaries: dict[int, RunSummary] = {}
+        self.now = fmt.utc_now()
+
+    def on_mount(self) -> None:
+        for key, label, _, width in COLUMNS:
+            self.add_column(self._header(key, label), key=key, width=width or MIN_NAME)
+        self._fit_name()
+
+    def on_resize(self) -> None:
+        self._fit_name()
+
+    def _fit_name(self) -> None:
+        """Give the name column whatever width the fixed columns leave."""
+        fixed = sum(w or 0 for *_, w in COLUMNS)
+        spare = self.size.width - fixed - self.styles.scrollbar_size_vertical
+        column = self.columns.get("name")  # type: ignore[call-overload]
+        if column is not None:
+            column.width = max(MIN_NAME, spare)
+            self._require_update_dimensions = True
+            self.refresh()
+
+    def _header(self, key: str, label: str) -> Text:
+        if key != self.sort_key:
+            return Text(f" {label}")
+        return Text(f" {label}{'▼' if self.descending else '▲'}", style="bold")
+
+    def _relabel(self) -> None:
+        for key, label, _, _ in COLUMNS:
+            column = self.columns.get(key)  # type: ignore[call-overload]
+            if column is not None:
+                column.label = self._header(key, label)
+        self.refresh()
+
+    def watch_sort_key(self) -> None:
+        self._relabel()
+
+    def watch_descending(self) -> None:
+        self._relabel()
+
+    # -- sorting --------------------------------------------------------------
+    def set_sort(self, key: str, descending: bool | None = None) -> None:
+        if descending is None:
+            descending = not self.descending if key == self.sort_key else key in ("id", "created", "best", "test")
+        self.sort_key, self.descending = key, descending
+        self.post_message(self.SortChanged(STORE_SORT[key], descending))
+
+    def cycle_sort(self) -> None:
+        index = (SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)
+        self.set_sort(SORT_KEYS[index])
+
+    def reverse_sort(self) -> None:
+        self.set_sort(self.sort_key, not self.descending)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.set_sort(str(event.column_key.value))
+
+    # -- rows -------------------------------------------------------------------
+    def cells(self, run: RunSummary) -> list[Text]:
+        now = self.now
+        mark = "●" if run.id in self.marked else " "
+        status = run.status
+        if status == "running" and run.total_steps:
+            status = f"running {100 * (run.current_step or 0) // run.total_steps}%"
+        seconds = fmt.elapsed(run.started_at, run.finished_at, run.duration_s, now)
+        if run.status == "running":
+            left = fmt.eta(run.current_step, run.total_steps, seconds)
+            time_cell = f"eta {fmt.duration(left)}" if left is not None else fmt.duration(seconds)
+        else:
+            time_cell = fmt.duration(seconds)
+        return [
+            Text(f"{mark}{run.id}", style="bold magenta" if run.id in self.marked else ""),
+            Text(f" {run.name}"),
+            Text(f" {run.model.replace('resnet', 'rn')}"),
+            Text(f" {status}", style=fmt.STATUS_COLOURS.get(run.status, "")),
+            Text(f" {fmt.epochs_progress(run.current_epoch, run.epochs)}"),
+            Text(fmt.pct(run.best_val_acc), justify="right"),
+            Text(fmt.pct(run.test_acc), justify="right"),
+            Text(f" {time_cell}"),
+            Text(f" {fmt.ago(run.created_at, now)}"),
+        ]
+
+    def replace_rows(self, runs: Iterable[RunSummary]) -> None:
+        """Show these runs from the top, keeping the cursor on the same run when it is still there."""
+        keep = self.current_run_id
+        self.clear()
+        self.summaries.clear()
+        self.append_rows(runs)
+        if keep is not None and keep in self.summaries:
+            self.move_cursor(row=self.get_row_index(str(keep)), animate=False)
+
+    def append_rows(self, runs: Iterable[RunSummary]) -> None:
+        for run in runs:
+            if run.id in self.summaries:
+                continue
+            self.summaries[run.id] = run
+            self.add_row(*self.cells(run), key=str(run.id))
+
+    def update_run(self, run: RunSummary) -> None:
+        """Refresh one run's cells in place; a run not on screen is ignored."""
+        if run.id not in self.summaries:
+            return
+        self.summaries[run.id] = run
+        for (key, *_), cell in zip(COLUMNS, self.cells(run), strict=False):
+            self.update_cell(str(run.id), key, cell)
+
+    @property
+    def current_run_id(self) -> int | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return int(key.value) if key.value is not None else None
+
+    @property
+    def current_run(self) -> RunSummary | None:
+        run_id = self.current_run_id
+        return None if run_id is None else self.summaries.get(run_id)
+
+    # -- marks --------------------------------------------------------------------
+    def action_toggle_mark(self) -> None:
+        run_id = self.current_run_id
+        if run_id is None:
+            return
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        else:
+            self.marked.append(run_id)
+        self.update_run(self.summaries[run_id])
+        self.post_message(self.MarksChanged(list(self.marked)))
+        if self.cursor_row < self.row_count - 1:
+            self.move_cursor(row=self.cursor_row + 1)
