@@ -38,3 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cifar-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cifar-tui runs | head`: the reader left, nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

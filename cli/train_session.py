@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from cli.common import CliError
 from engine.config import RunConfig
 from engine.events import (
     EpochMetrics,
@@ -75,6 +77,14 @@ class TrainOutcome:
             out.print(f"  best checkpoint: {f.checkpoint_best}", highlight=False)
 
 
+class TerminalClosed(SystemExit):
+    pass
+
+
+def _hang_up(_signum: int, _frame: object) -> None:
+    raise TerminalClosed(129)
+
+
 def _status(final: TrainingEvent) -> str:
     return {RunFinished: "completed", RunFailed: "failed", RunCancelled: "cancelled"}.get(type(final), "unknown")
 
@@ -98,9 +108,13 @@ class TrainSession:
         recorder = None
         run_id = None
         if self.use_store:
+            from storage import StoreError
             from storage.recorder import open_foreground_run
 
-            recorder = open_foreground_run(self.db_url, self.config)
+            try:
+                recorder = open_foreground_run(self.db_url, self.config)
+            except StoreError as exc:
+                raise CliError(str(exc)) from None
             run_id = recorder.run_id
         ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir else app_home() / "checkpoints" / (
             f"run-{run_id}" if run_id is not None else "foreground")
@@ -130,6 +144,7 @@ class TrainSession:
                     f"{event.images_per_s:.0f} img/s", highlight=False,
                 ) if self.show_progress else None
 
+        previous = signal.signal(signal.SIGHUP, _hang_up)
         try:
             with progress:
                 final = train(self.config, on_event, checkpoint_dir=ckpt_dir)
@@ -138,8 +153,9 @@ class TrainSession:
                 recorder.handle(RunCancelled(step=0, epoch=len(self.epochs)))
             raise
         finally:
+            signal.signal(signal.SIGHUP, previous)
             if recorder is not None:
-                recorder.close()
+                recorder.close()  # a run cut short by a hang-up is kept as interrupted
         return TrainOutcome(self.config, run_id, final, self.started, self.epochs)
 
 

@@ -126,10 +126,7 @@ class Worker:
 
     def recover_orphans(self) -> None:
         """Runs left 'running' by a dead worker become 'interrupted' so they can be resumed."""
-        from storage import RunFilter
-
-        for summary in self.store.list_runs(RunFilter(status="running"), limit=10_000):
-            run_id, worker_id = summary.id, self.store.get_run(summary.id).worker_id
+        for run_id, worker_id in self.store.running_runs():
             host, _, rest = (worker_id or "").partition(":")
             pid_text = rest.partition(":")[0]
             dead = host == self.host and pid_text.isdigit() and not _pid_alive(int(pid_text))
