@@ -45,8 +45,8 @@ class CifarTui(App[None]):
         super().__init__()
         self.ctx = ctx
 
-    def on_mount(self) -> None:
-        self.push_screen(HomeScreen())
+    def get_default_screen(self) -> Screen:
+        return HomeScreen()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("New run", "Open the form to queue a training run", self.action_new_run)
@@ -66,7 +66,7 @@ class CifarTui(App[None]):
             self.push_screen(HelpScreen())
 
     def action_home(self) -> None:
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             self.pop_screen()
 
     def action_new_run(self, source_run: int | None = None) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from engine.config import config_from_preset
 from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
 from storage.runs import RunStore
+from tui.format import planned_lr
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 NOW = T0 + timedelta(hours=3)  # the app's fixed clock in snapshots
@@ -44,13 +45,16 @@ def started(run_id: int, store: RunStore, config: dict, device: str = "cuda:0") 
 def train_epochs(store: RunStore, run_id: int, epochs: int, lr_scale: float = 1.0, acc_cap: float = 0.9,
                  partial_steps: int = 0) -> None:
     """Record ``epochs`` whole epochs (steps and epoch metrics), then ``partial_steps`` more steps."""
+    config = store.get_run(run_id).config
+    total = config["epochs"] * STEPS_PER_EPOCH
+    _, plan = planned_lr(config["schedule"], config["max_lr"], config["pct_start"], total, points=total)
     step = 0
     for epoch in range(1, epochs + 1):
         rows = []
         for _ in range(STEPS_PER_EPOCH):
             step += 1
             loss = 2.3 * math.exp(-step / 60) + 0.25 + 0.05 * math.sin(step * 1.7)
-            rows.append(StepMetrics(step=step, epoch=epoch, loss=loss, lr=0.01 * lr_scale * min(1, step / 40),
+            rows.append(StepMetrics(step=step, epoch=epoch, loss=loss, lr=plan[step - 1],
                                     images_per_s=5200.0, time=0.0))
         store.append_steps(run_id, rows)
         acc = acc_cap * (1 - math.exp(-epoch / 2))
@@ -58,15 +62,15 @@ def train_epochs(store: RunStore, run_id: int, epochs: int, lr_scale: float = 1.
             epoch=epoch, train_loss=1.5 / epoch, train_acc=acc - 0.02, val_loss=1.4 / epoch + 0.2, val_acc=acc,
             lr=0.01 * lr_scale, seconds=12.0, images_per_s=5200.0, step=step, time=0.0,
         ))
-    extra = [StepMetrics(step=step + i, epoch=epochs + 1, loss=0.5, lr=0.008 * lr_scale, images_per_s=5100.0, time=0.0)
+    extra = [StepMetrics(step=step + i, epoch=epochs + 1, loss=0.5, lr=plan[step + i - 1], images_per_s=5100.0, time=0.0)
              for i in range(1, partial_steps + 1)]
     store.append_steps(run_id, extra)
 
 
-def finished(store: RunStore, run_id: int, test_acc: float) -> None:
+def finished(store: RunStore, run_id: int, test_acc: float, final_val_acc: float) -> None:
     confusion = [[80 if i == j else (12 if (i, j) in ((3, 5), (5, 3)) else 1) for j in range(10)] for i in range(10)]
     store.finish_run(run_id, RunFinished(
-        best_val_acc=None, final_val_acc=None, test_loss=0.41, test_acc=test_acc,
+        best_val_acc=None, final_val_acc=final_val_acc, test_loss=0.41, test_acc=test_acc,
         per_class_acc=[0.95, 0.97, 0.84, 0.71, 0.9, 0.78, 0.93, 0.94, 0.96, 0.95],
         confusion=confusion, class_names=CLASSES, train_seconds=96.0, images_per_s=5200.0,
         checkpoint_best="/ckpt/run-best.pt", checkpoint_last="/ckpt/run-last.pt", time=0.0,
@@ -97,7 +101,7 @@ def seed_history(store: RunStore, clock: FixedTime) -> dict[str, int]:
         started(claimed.run_id, store, claimed.config)
         train_epochs(store, claimed.run_id, 4, lr_scale=scale, acc_cap=cap)
         clock.at(32 if key == "baseline" else 43)
-        finished(store, claimed.run_id, test_acc)
+        finished(store, claimed.run_id, test_acc, cap * (1 - math.exp(-2)))
     clock.at(50)
     claimed = store.claim_next_run("w1", "cuda:0", "gpu-box")
     assert claimed is not None and claimed.run_id == ids["broken"]
@@ -111,3 +115,18 @@ def seed_history(store: RunStore, clock: FixedTime) -> dict[str, int]:
     clock.at(176)
     train_epochs(store, claimed.run_id, 3, acc_cap=0.93, partial_steps=7)
     return ids
+
+
+async def settle(pilot, rounds: int = 3) -> None:  # noqa: ANN001
+    """Let workers finish and their messages land (a message may start another worker)."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def table_ids(app) -> list[int]:  # noqa: ANN001
+    """Run ids in the home table, top to bottom."""
+    from tui.widgets.run_table import RunTable
+
+    table = app.screen_stack[0].query_one(RunTable)
+    return [int(row.key.value) for row in table.ordered_rows]

@@ -114,6 +114,7 @@ class RunDetailScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#detail").focus()
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="detail-load")
@@ -147,6 +148,7 @@ class RunDetailScreen(Screen[None]):
     @on(Input.Submitted, "#notes")
     @on(Input.Submitted, "#tags")
     def _save(self) -> None:
+        self.query_one("#detail").focus()  # hand the keys back to the screen
         if self.run is None:
             return
         wanted = [t.strip() for t in self.query_one("#tags", Input).value.split(",") if t.strip()]

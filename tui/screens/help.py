@@ -44,5 +44,6 @@ class HelpScreen(ModalScreen[None]):
         ]
         with VerticalScroll(id="help"):
             yield Static(Text("cifar-tui keys", style="bold"))
-            for title, bindings in sections:
-                yield Static(keys_table(title, [b for b in bindings if isinstance(b, Binding) and b.description]))
+            for i, (title, bindings) in enumerate(sections):
+                shown = [b for b in bindings if isinstance(b, Binding) and b.description]
+                yield Static(keys_table(title, shown), id=f"help-{i}")

@@ -202,8 +202,8 @@ class HomeScreen(Screen[None]):
         status = self.query_one("#status", Select).value
         model = self.query_one("#model", Select).value
         self.filter = RunFilter(
-            status=None if status is Select.BLANK else str(status),
-            model=None if model is Select.BLANK else str(model),
+            status=None if status is Select.NULL else str(status),
+            model=None if model is Select.NULL else str(model),
             tag=self.query_one("#tag", Input).value.strip() or None,
             text=self.query_one("#search", Input).value.strip() or None,
         )

@@ -41,6 +41,11 @@ class RunTable(DataTable[Text]):
 
     BINDINGS = [
         Binding("space", "toggle_mark", "Mark"),
+        # The table fits the width, so home/end move through runs, not across columns.
+        Binding("home,g", "scroll_top", "First run", show=False),
+        Binding("end,G", "scroll_bottom", "Last loaded run (loads more)", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
     ]
 
     sort_key: reactive[str] = reactive("created")
