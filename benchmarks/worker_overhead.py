@@ -66,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=SUBSET if SUBSET.exists() else None)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--limit-train", type=int, default=2000)
+    parser.add_argument("--limit-train", type=int, default=4000)
     parser.add_argument("--width-mult", type=float, default=0.25)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()

@@ -12,11 +12,15 @@ class CliError(Exception):
     """A one-line problem for the user; the CLI prints it and exits with code 2."""
 
 
-def db_parent() -> argparse.ArgumentParser:
-    """A parent parser adding ``--db URL`` (default: env CIFAR_TUI_DB, else the user data folder)."""
+def db_parent(top_level: bool = False) -> argparse.ArgumentParser:
+    """A parent parser adding ``--db URL`` (default: env CIFAR_TUI_DB, else the user data folder).
+
+    argparse copies a subparser's defaults over the top-level value, so on a
+    subcommand the default is 'absent' and a --db given before it stands.
+    """
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
-        "--db", metavar="URL", default=None,
+        "--db", metavar="URL", default=None if top_level else argparse.SUPPRESS,
         help="SQLAlchemy URL or SQLite file of the run store (default: $CIFAR_TUI_DB, else the user data folder)",
     )
     return parent

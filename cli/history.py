@@ -16,19 +16,8 @@ from typing import Any
 from cli.common import CliError, db_parent, print_json
 
 
-def _db_parent() -> argparse.ArgumentParser:
-    """--db on every subcommand, without clobbering a --db given before the subcommand:
-    argparse copies a subparser's defaults over the top-level value, so default to
-    'absent' here and let the top-level parser's None stand."""
-    parent = db_parent()
-    for action in parent._actions:
-        if action.dest == "db":
-            action.default = argparse.SUPPRESS
-    return parent
-
-
 def register(sub: Any) -> None:
-    db = _db_parent()
+    db = db_parent()
     p = sub.add_parser("runs", parents=[db], help="list runs (filter, sort, page)")
     p.add_argument("--status", help="queued, running, completed, failed, cancelled or interrupted (comma-separated)")
     p.add_argument("--model", help="only this model")

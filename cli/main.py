@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cifar-tui",
         description="Train ResNets on CIFAR-10 and browse every run, from the terminal.",
-        parents=[db_parent()],
+        parents=[db_parent(top_level=True)],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train.register(sub)

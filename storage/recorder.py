@@ -87,7 +87,7 @@ class StoreRecorder:
     def close(self) -> None:
         """Write what is buffered; a run left unfinished is marked interrupted."""
         if not self.done:
-            self.interrupt("the training process stopped before the run ended")
+            self.interrupt(f"training stopped before the run ended; `cifar-tui resume {self.run_id}` continues it")
         if self.owns_store:
             self.store.close()
 
