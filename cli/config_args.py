@@ -39,10 +39,11 @@ _FLAGS = [
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="seed", help=f"starting recipe: {', '.join(PRESETS)} (default seed)")
+    parser.add_argument("--preset", default="seed", metavar="NAME", help=f"starting recipe: {', '.join(PRESETS)} (default seed)")
     group = parser.add_argument_group("overrides (each defaults to the preset's value)")
     for flag, dest, kind, text in _FLAGS:
-        group.add_argument(flag, dest=dest, type=_typed(kind, flag), default=None, help=text)
+        metavar = {int: "N", float: "F"}.get(kind, dest.split("_")[-1].upper())
+        group.add_argument(flag, dest=dest, type=_typed(kind, flag), default=None, metavar=metavar, help=text)
     group.add_argument("--augment", dest="augment", action=argparse.BooleanOptionalAction, default=None,
                        help="random crop + flip (default on)")
     group.add_argument("--tta", dest="tta", action=argparse.BooleanOptionalAction, default=None,

@@ -8,10 +8,17 @@ import sys
 from cli.common import CliError, db_parent
 
 
+class CliParser(argparse.ArgumentParser):
+    """Usage mistakes are one line naming the problem and where the help is."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"cifar-tui: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cli import history, train, worker
 
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="cifar-tui",
         description="Train ResNets on CIFAR-10 and browse every run, from the terminal.",
         parents=[db_parent(top_level=True)],
