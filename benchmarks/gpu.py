@@ -3,8 +3,9 @@
 Runs the engine's ``seed`` and ``fast`` presets through ``engine.train.train`` and the
 classic notebook loop (torchvision transforms, DataLoader workers, Adam + OneCycleLR,
 clip_grad_value_) on the same ResNet9 and the same training split, then prints the
-ratios. Imports only ``engine`` (its torch side), torch, torchvision, numpy and PIL, so it
-runs on a GPU box that has nothing else installed; see docs/fast.md.
+ratios. Imports only ``engine`` (its torch side), torch, torchvision, numpy, PIL and the
+classic baseline's dataset from train_throughput.py, so it runs on a GPU box that has
+nothing else installed; see docs/fast.md.
 
     python benchmarks/gpu.py --data-dir ~/data/cifar10          # real data: also time to 94%
     python benchmarks/gpu.py                                     # synthetic, full size
@@ -30,9 +31,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+import torchvision
+import torchvision.transforms as T
+from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_throughput import PilCifar, classic_transform  # noqa: E402  (the shared classic baseline)
 
 from engine.config import RunConfig, config_from_preset  # noqa: E402
 from engine.data import MEAN, STD, CifarSplits, load_splits, normalize, random_crop_flip  # noqa: E402
@@ -67,30 +73,12 @@ def write_synthetic_cifar(root: Path, n_train: int, n_test: int, seed: int = 0) 
     return root
 
 
-class PilCifar(Dataset):
-    """The classic pipeline's dataset: one PIL image per item through torchvision transforms."""
-
-    def __init__(self, x_uint8: torch.Tensor, y: torch.Tensor, train: bool):
-        import torchvision.transforms as T
-
-        self.images = x_uint8.permute(0, 2, 3, 1).contiguous().numpy()  # HWC, as PIL wants
-        self.labels = y.tolist()
-        steps = [T.RandomCrop(32, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip()] if train else []
-        self.transform = T.Compose([*steps, T.ToTensor(), T.Normalize(MEAN, STD)])
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        from PIL import Image
-
-        return self.transform(Image.fromarray(self.images[i])), self.labels[i]
-
-
 def plain_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int, train: bool, workers: int,
                  pin: bool, persistent: bool = False) -> DataLoader:
-    return DataLoader(PilCifar(x, y, train), batch_size=batch_size, shuffle=train, num_workers=workers,
-                      pin_memory=pin, persistent_workers=persistent and workers > 0)
+    """The classic pipeline: PIL images through torchvision transforms in DataLoader workers."""
+    transform = classic_transform() if train else T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)])
+    return DataLoader(PilCifar(x.numpy(), y.numpy(), transform), batch_size=batch_size, shuffle=train,
+                      num_workers=workers, pin_memory=pin, persistent_workers=persistent and workers > 0)
 
 
 # -- the classic loop ---------------------------------------------------------
@@ -309,7 +297,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     device = pick_device(args.device)
-    import torchvision
 
     report: dict[str, Any] = {
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
