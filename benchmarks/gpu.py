@@ -290,6 +290,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--aug-images", type=int, default=10_000)
     p.add_argument("--repeats", type=int, default=3, help="timed passes for the augmentation figure")
     p.add_argument("--sync-check", action="store_true", help="count host syncs per step (CUDA only)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads in this process (CPU figures)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return p.parse_args(argv)
 
@@ -297,6 +298,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     report: dict[str, Any] = {
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
