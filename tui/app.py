@@ -98,7 +98,7 @@ class CifarTui(App[None]):
     def _refresh_home(self) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, HomeScreen):
-                screen.reload()
+                screen.reload(keep_loaded=True)
 
     @on(StoreFailed)
     def _store_failed(self, event: StoreFailed) -> None:

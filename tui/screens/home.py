@@ -28,14 +28,13 @@ from tui.messages import (
     CompareRequested,
     DuplicateRequested,
     OpenRequested,
-    RunChanged,
-    RunQueued,
     StoreFailed,
 )
 from tui.widgets.run_table import RunTable
 
 PAGE = 100
 PREFETCH = 20  # rows before the end at which the next page is fetched
+KEEP_MAX = 1000  # a refresh reloads at most this many rows
 
 
 class HomeScreen(Screen[None]):
@@ -95,17 +94,21 @@ class HomeScreen(Screen[None]):
             self.set_interval(interval, self.poll)
 
     # -- loading ----------------------------------------------------------------
-    def reload(self) -> None:
-        """Fetch the first page for the current filter and sort."""
+    def reload(self, keep_loaded: bool = False) -> None:
+        """Fetch the first page for the current filter and sort; with ``keep_loaded``
+        as many rows as are loaded now (up to ``KEEP_MAX``), so the cursor keeps its place."""
         self.generation += 1
         self.loading_more = False
-        self._fetch(self.filter, self.sort, self.descending, 0, self.generation)
+        rows = self.query_one(RunTable).row_count if keep_loaded else 0
+        limit = max(PAGE, min(rows, KEEP_MAX))
+        self._fetch(self.filter, self.sort, self.descending, 0, self.generation, limit)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="home-list")
-    def _fetch(self, flt: RunFilter, sort: str, descending: bool, offset: int, generation: int) -> None:
+    def _fetch(self, flt: RunFilter, sort: str, descending: bool, offset: int, generation: int,
+               limit: int = PAGE) -> None:
         store = context_of(self).store
         try:
-            runs = store.list_runs(flt, sort=sort, descending=descending, limit=PAGE, offset=offset)
+            runs = store.list_runs(flt, sort=sort, descending=descending, limit=limit, offset=offset)
             total = store.count_runs(flt) if offset == 0 else self.total
         except StoreError as exc:
             self.post_message(StoreFailed(str(exc)))
@@ -166,20 +169,11 @@ class HomeScreen(Screen[None]):
         self.worker_alive = event.worker_alive
         self.active_ids = {r.id for r in event.runs if r.status in fmt.ACTIVE}
         if event.total != self.total:
-            self.reload()  # runs were added or removed: the pages are stale
+            self.reload(keep_loaded=True)  # runs were added or removed: the pages are stale
             return
         for run in event.runs:
             table.update_run(run)
         self._show_status()
-
-    @on(RunQueued)
-    @on(RunChanged)
-    def _run_changed(self) -> None:
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        if self.is_mounted and self.generation:
-            self.reload()
 
     def _show_status(self) -> None:
         table = self.query_one(RunTable)

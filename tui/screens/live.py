@@ -48,6 +48,7 @@ class LiveRunScreen(Screen[None]):
         self.lrs: list[float] = []
         self.last_step = -1
         self.timer = None
+        self.drawn: tuple[object, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield ProgressHeader(id="live-header")
@@ -91,7 +92,10 @@ class LiveRunScreen(Screen[None]):
         header = self.query_one(ProgressHeader)
         header.now = context_of(self).clock()
         header.run = event.run
-        self.redraw(event.run)
+        shown = (self.last_step, len(event.run.epoch_rows), event.run.status, event.run.total_steps)
+        if shown != self.drawn:  # nothing new: keep the charts as they are
+            self.drawn = shown
+            self.redraw(event.run)
         if event.run.status not in fmt.ACTIVE and self.timer is not None:
             self.timer.stop()  # a finished run will not change again
             self.timer = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rich.text import Text
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 MAX_POINTS = 400  # more points than a terminal has columns only costs render time
@@ -46,6 +48,20 @@ class MetricChart(PlotextPlot):
     def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.spec = ChartSpec(title)
+        self._version = 0
+        self._cache: tuple[object, RenderResult] | None = None
+
+    def render(self) -> RenderResult:
+        """Build the plot only when its data, size or theme changed.
+
+        plotext builds the whole figure on every render; without this a dialog over
+        the live screen, or a cursor move, would rebuild three charts each time.
+        """
+        key = (self._version, self.size, self.app.theme)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, super().render())
+        rendered = self._cache[1]
+        return rendered.copy() if isinstance(rendered, Text) else rendered
 
     def on_mount(self) -> None:
         self.draw(self.spec)
@@ -72,4 +88,5 @@ class MetricChart(PlotextPlot):
             plt.xlim(*spec.xlim)
         if spec.vline is not None and has_data:
             plt.vline(spec.vline, "red")
+        self._version += 1
         self.refresh()
