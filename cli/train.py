@@ -32,7 +32,7 @@ def run_train(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     from cli.train_session import TrainSession
 
-    session = TrainSession(config, db_url=None if args.no_store else args.db,
+    session = TrainSession(config, db_url=args.db, use_store=not args.no_store,
                            checkpoint_dir=args.checkpoint_dir, show_progress=not args.json and sys.stderr.isatty())
     outcome = session.run()
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ class TrainOutcome:
         f = self.final
         label = f"run {self.run_id}" if self.run_id is not None else "run"
         if isinstance(f, RunFailed):
-            Console(stderr=True).print(f"[red]{label} failed:[/] {f.reason}", highlight=False)
+            print(f"cifar-tui: error: {label} failed: {f.reason}", file=sys.stderr)
             return
         if isinstance(f, RunCancelled):
             out.print(f"{label} cancelled at step {f.step}")

@@ -40,7 +40,9 @@ CHECKPOINT_FORMAT = 1
 
 
 class Diverged(Exception):
-    pass
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
 
 
 def pick_device(requested: str) -> torch.device:
@@ -156,11 +158,11 @@ def train(config: RunConfig, emit: Emit | None = None, *, checkpoint_dir: str | 
           should_stop: Callable[[], bool] | None = None, resume_from: str | Path | None = None) -> TrainingEvent:
     """Train one run; every outcome is emitted and returned as the final event."""
     emit = emit or (lambda event: None)
-    step = 0
+    deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         final = _train(config, emit, checkpoint_dir, should_stop, resume_from)
     except Diverged as exc:
-        final = RunFailed(reason=str(exc), traceback="", step=step)
+        final = RunFailed(reason=str(exc), traceback="", step=exc.step)
     except DataError as exc:
         final = RunFailed(reason=str(exc), traceback="")
     except torch.OutOfMemoryError as exc:
@@ -170,6 +172,8 @@ def train(config: RunConfig, emit: Emit | None = None, *, checkpoint_dir: str | 
         )
     except Exception as exc:  # a bug or an environment problem: keep the whole story for the detail view
         final = RunFailed(reason=_one_line(exc), traceback="".join(traceback.format_exception(exc)))
+    finally:
+        torch.use_deterministic_algorithms(deterministic)  # don't leak the CPU setting to the caller
     if isinstance(final, RunFailed):
         emit(final)
     return final
@@ -249,6 +253,7 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
     step = start_epoch * steps_per_epoch
     train_seconds = 0.0
     window = torch.zeros(config.log_every, device=device)
+    window_lrs = [0.0] * config.log_every  # host floats: the lr each step of the window ran at
     for epoch in range(start_epoch, config.epochs):
         model.train()
         t_epoch = time.perf_counter()
@@ -264,6 +269,7 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
             clip_gradients(model, config)
             optimizer.step()
             lr = optimizer.param_groups[0]["lr"]
+            window_lrs[w_i] = lr
             scheduler.step()
             step += 1
             detached = loss.detach().float()
@@ -277,7 +283,8 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
                 values = window[:w_i].tolist()  # the one host sync every log_every steps
                 bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
                 if bad is not None:
-                    raise Diverged(f"diverged at step {step - w_i + bad + 1} (lr={lr:.3g}): loss is {values[bad]}")
+                    at = step - w_i + bad + 1
+                    raise Diverged(f"diverged at step {at} (lr={window_lrs[bad]:.3g}): loss is {values[bad]}", at)
                 now = time.perf_counter()
                 metrics = StepMetrics(step=step, epoch=epoch + 1, loss=sum(values) / w_i, lr=lr,
                                       images_per_s=w_images / max(now - t_window, 1e-9))
