@@ -99,3 +99,20 @@ async def test_duplicate_prefills_the_form_from_a_stored_run(app, store, seeded,
         assert newest.id not in seeded.values()
         assert (newest.model, newest.max_lr, newest.status) == ("resnet18", 0.02, "queued")
         assert worker_starts.calls == [store.url]
+
+
+async def test_q_on_a_select_does_not_throw_away_the_form(tmp_path) -> None:
+    from tui.app import make_app
+    from tui.screens.new_run import NewRunScreen
+
+    app = make_app(db_url=f"sqlite:///{tmp_path / 'q.db'}", start_worker=lambda *a, **k: 0,
+                   worker_alive=lambda: False, poll_interval=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NewRunScreen)
+        app.screen.query_one("Select").focus()
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, NewRunScreen)
+        assert app.is_running

@@ -72,7 +72,12 @@ class NewRunScreen(Screen[int | None]):
     BINDINGS = [
         Binding("ctrl+s", "submit", "Queue run", priority=True),
         Binding("escape", "app.pop_screen", "Back"),
+        # A stray q on a select must not throw away a half-filled form; ctrl+q still quits.
+        Binding("q", "stay", show=False),
     ]
+
+    def action_stay(self) -> None:
+        self.notify("q does not quit from the form: esc goes back, ctrl+q quits", timeout=3)
 
     @dataclass
     class SourceLoaded(Message):
