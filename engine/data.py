@@ -163,11 +163,23 @@ def load_splits(config: RunConfig) -> CifarSplits:
 
 # -- on-device batch ops ------------------------------------------------------
 
+_STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
 def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 (B,3,H,W) -> float32 normalised with the CIFAR-10 channel statistics."""
-    mean = torch.tensor(MEAN, device=x_uint8.device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD, device=x_uint8.device).view(1, 3, 1, 1) * 255
-    return (x_uint8.float() - mean) / std
+    """uint8 (B,3,H,W) -> float32 normalised with the CIFAR-10 channel statistics.
+
+    The statistics are cached per device: building them each batch would be a
+    blocking host-to-device copy in the hot loop.
+    """
+    stats = _STATS.get(x_uint8.device)
+    if stats is None:
+        shape = (1, 3, 1, 1)
+        stats = _STATS[x_uint8.device] = (
+            (torch.tensor(MEAN) * 255).view(shape).to(x_uint8.device),
+            (torch.tensor(STD) * 255).view(shape).to(x_uint8.device),
+        )
+    return (x_uint8.float() - stats[0]) / stats[1]
 
 
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
@@ -177,12 +189,12 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None = None, 
     dev = x.device
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=dev)
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=dev)
-    rows = (dy[:, None] + torch.arange(h, device=dev))[:, :, None]  # (B, H, 1)
-    cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, :]  # (B, 1, W)
-    batch = torch.arange(b, device=dev)[:, None, None]
-    cropped = padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)  # gather, back to NCHW
     flip = torch.rand(b, generator=generator, device=dev) < 0.5
-    return torch.where(flip[:, None, None, None], cropped.flip(3), cropped)
+    # Two gathers, with the flip folded into the column index: no per-image work, no copies.
+    rows = (dy[:, None] + torch.arange(h, device=dev)).view(b, 1, h, 1).expand(b, c, h, w + 2 * pad)
+    cols = dx[:, None] + torch.arange(w, device=dev)
+    cols = torch.where(flip[:, None], cols.flip(1), cols).view(b, 1, 1, w).expand(b, c, h, w)
+    return padded.gather(2, rows).gather(3, cols)
 
 
 class DeviceBatches:

@@ -77,8 +77,10 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_s
             return max(0.0, (total_steps - step) / max(1, total_steps - warm))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    # Adam keeps the classic notebook's beta1 cycling; SGD keeps its configured momentum.
     return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.max_lr, total_steps=total_steps, pct_start=config.pct_start
+        optimizer, max_lr=config.max_lr, total_steps=total_steps, pct_start=config.pct_start,
+        cycle_momentum=config.optimizer != "sgd",
     )
 
 
@@ -105,7 +107,8 @@ def evaluate(model: nn.Module, batches: DeviceBatches, autocast, tta: bool = Fal
                 logits = (logits + model(xb.flip(3))) / 2
         logits = logits.float()
         total_loss += F.cross_entropy(logits, yb, reduction="sum")
-        confusion += torch.bincount(yb * num_classes + logits.argmax(1), minlength=num_classes**2)
+        # index_add_ rather than bincount: bincount syncs with the host on CUDA
+        confusion.index_add_(0, yb * num_classes + logits.argmax(1), torch.ones_like(yb))
     n = max(1, len(batches.x))
     confusion = confusion.view(num_classes, num_classes).cpu()
     return total_loss.item() / n, confusion.diag().sum().item() / n, confusion
@@ -230,8 +233,10 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
         train_model = torch.compile(model)
         state = {k: v.clone() for k, v in model.state_dict().items()}
         xb, yb = next(iter(train_batches))
-        with autocast():
-            criterion(train_model(xb), yb).backward()  # compile now, not inside the timed epoch
+        tail = len(train_batches.x) % config.batch_size
+        for size in {len(yb), tail} - {0}:  # the last partial batch has its own shape
+            with autocast():
+                criterion(train_model(xb[:size]), yb[:size]).backward()  # compile now, not in epoch 1
         optimizer.zero_grad(set_to_none=True)
         model.load_state_dict(state)
         compile_seconds = time.perf_counter() - t0
