@@ -41,7 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_throughput import PilCifar, classic_transform  # noqa: E402  (the shared classic baseline)
 
 from engine.config import RunConfig, config_from_preset  # noqa: E402
-from engine.data import MEAN, STD, CifarSplits, load_splits, normalize, random_crop_flip  # noqa: E402
+from engine.data import (  # noqa: E402
+    MEAN,
+    STD,
+    CifarSplits,
+    keep_host_memory_warm,
+    load_splits,
+    normalize,
+    random_crop_flip,
+)
 from engine.events import EpochMetrics, RunFailed, RunFinished, RunStarted, TrainingEvent  # noqa: E402
 from engine.models import build_model  # noqa: E402
 from engine.train import pick_device, train  # noqa: E402
@@ -193,6 +201,8 @@ def bench_augmentation(x: torch.Tensor, y: torch.Tensor, device: torch.device, w
     """Augmented images/s: engine normalize + random_crop_flip on uint8 tensors vs PIL + DataLoader."""
     xd = x.to(device)
     gen = torch.Generator(device=device).manual_seed(0)
+    if device.type == "cpu":
+        keep_host_memory_warm()  # as DeviceBatches does on the CPU
 
     def engine_pass() -> None:
         for start in range(0, len(xd), batch_size):
