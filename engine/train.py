@@ -242,7 +242,7 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
         compile_seconds = time.perf_counter() - t0
 
     emit(RunStarted(
-        config=config.to_dict(), device=str(device), host=socket.gethostname(), torch_version=torch.__version__,
+        config=config.to_dict(), device=str(device), host=socket.gethostname(), torch_version=str(torch.__version__),
         num_params=count_parameters(model), num_train=len(splits.train_x), num_val=len(splits.val_x),
         num_test=0 if splits.test_x is None else len(splits.test_x), steps_per_epoch=steps_per_epoch,
         total_steps=total_steps, start_epoch=start_epoch, dataset_note=splits.note,

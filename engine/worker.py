@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue as queue_mod
+import pickle
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,14 @@ CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
 TERMINATE_GRACE_SECONDS = 2.0
 
 
-def child_main(config_dict: dict[str, Any], events: mp.Queue, stop_flag, checkpoint_dir: str,
+def child_main(config_dict: dict[str, Any], events, stop_flag, checkpoint_dir: str,
                resume_from: str | None) -> None:
-    """Entry of the spawned training process: the only place the worker touches torch."""
+    """Entry of the spawned training process: the only place the worker touches torch.
+
+    ``events`` is a SimpleQueue: put() writes to the pipe in the calling thread.
+    A Queue's feeder thread could sit behind the training loop for seconds,
+    and metrics must reach the store within about a second.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when training stops
     _exit_with_parent()
     try:
@@ -44,8 +51,10 @@ def child_main(config_dict: dict[str, Any], events: mp.Queue, stop_flag, checkpo
     except BaseException as exc:  # import errors and the like: train() itself never raises
         events.put(RunFailed(reason=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
     finally:
-        events.close()
-        events.join_thread()  # flush every event before the process exits
+        # Every event is already in the pipe; skip the interpreter's slow torch teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _exit_with_parent() -> None:
@@ -144,7 +153,7 @@ class Worker:
         if self.options.device != "auto":
             config["device"] = self.options.device  # the worker's device is where it trains
         ckpt_dir = app_home() / "checkpoints" / f"run-{run_id}"
-        events = self.ctx.Queue()
+        events = self.ctx.SimpleQueue()
         stop_flag = self.ctx.Event()
         child = self.ctx.Process(
             target=child_main, name=f"cifar-tui-run-{run_id}", daemon=True,
@@ -175,10 +184,7 @@ class RunSupervision:
 
     def follow(self) -> None:
         while not self.done:
-            try:
-                event = self.events.get(timeout=0.1)
-            except queue_mod.Empty:
-                event = None
+            event = self.next_event(timeout=0.05)
             if event is not None:
                 self.handle(event)
             now = time.monotonic()
@@ -199,6 +205,15 @@ class RunSupervision:
         if self.child.is_alive():
             self.child.kill()
         self.events.close()
+
+    def next_event(self, timeout: float):
+        """The child's next event, or None; a torn message from a killed child counts as none."""
+        if not wait([self.events._reader], timeout):
+            return None
+        try:
+            return self.events.get()
+        except (EOFError, OSError, pickle.UnpicklingError, ValueError, AttributeError):
+            return None
 
     def request_stop(self, reason: str) -> None:
         if self.cancel_asked_at is None:
@@ -222,10 +237,10 @@ class RunSupervision:
 
     def drain(self) -> None:
         while not self.done:
-            try:
-                self.handle(self.events.get(timeout=0.2))
-            except (queue_mod.Empty, EOFError, OSError):
+            event = self.next_event(timeout=0.2)
+            if event is None:
                 return
+            self.handle(event)
 
     def handle(self, event) -> None:
         if isinstance(event, RunCancelled):
