@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision.transforms as T
-from conftest import SHARED_SUBSET
 from PIL import Image
+from testsupport import SHARED_SUBSET
 
 from engine.data import MEAN, STD, normalize, random_crop_flip
 from engine.models import build_model

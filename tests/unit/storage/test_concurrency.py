@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import storage_procs
-from conftest import cfg
+from store_helpers import cfg
 
 from storage import RunStore
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import cfg, completed_run, epoch
+from store_helpers import cfg, completed_run, epoch
 
 from storage import BadFilter, RunFilter, RunNotFound, RunStore
 

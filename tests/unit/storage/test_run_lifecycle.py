@@ -6,7 +6,7 @@ import time
 from datetime import timezone
 
 import pytest
-from conftest import cfg, completed_run, epoch, finished
+from store_helpers import cfg, completed_run, epoch, finished
 
 from engine.config import ConfigError
 from engine.events import RunStarted, StepMetrics
