@@ -14,10 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -129,7 +125,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 # -- migrations -------------------------------------------------------------------
 
 
-def alembic_config(connection: Any | None = None) -> Config:
+# The newest migration. An up-to-date store is recognised with one plain query, so
+# opening it never imports Alembic (a fifth of the TUI's start-up); a test checks
+# this equals Alembic's head.
+SCHEMA_HEAD = "0002"
+
+
+def alembic_config(connection: Any | None = None) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -138,7 +142,9 @@ def alembic_config(connection: Any | None = None) -> Config:
 
 
 @lru_cache(maxsize=1)
-def _script() -> ScriptDirectory:
+def _script() -> Any:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -151,13 +157,29 @@ def known_revisions() -> set[str]:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The schema version with plain SQL (None when unversioned)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def migrate(engine: Engine, url: str) -> None:
     """Bring the schema to head; refuse, untouched, a database from a newer version."""
     label = str(sqlite_path(url) or make_url(url).render_as_string(hide_password=True))
+    if _stored_revision(engine) == SCHEMA_HEAD:  # the common case: no Alembic import at all
+        _ensure_wal(engine)
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     head = head_revision()
     current = current_revision(engine)
     _check_revision(engine, current, label)

@@ -127,3 +127,21 @@ def test_storage_and_history_cli_import_without_torch_or_textual() -> None:
             "assert not bad, bad")
     root = Path(__file__).resolve().parents[3]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_schema_head_constant_matches_the_newest_migration() -> None:
+    from storage.db import SCHEMA_HEAD
+
+    assert SCHEMA_HEAD == head_revision()
+
+
+def test_opening_an_up_to_date_store_does_not_import_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "current.db"
+    RunStore(str(path)).close()
+    code = (f"import sys; from storage import RunStore; RunStore({str(path)!r}).close(); "
+            "print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
