@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 from e2e_helpers import TINY, cli, start_worker, training_children, wait_for
@@ -34,6 +35,16 @@ def test_cancel_running_run_stops_it_and_keeps_metrics(tmp_path: Path, procs) ->
     procs.append(worker)
     store = RunStore()
     wait_for(lambda: len(store.get_steps(run_id)) >= 5, what="steps to arrive in the store")
+    # While it trains, a viewer polling the store sees new steps at least every ~second.
+    seen, last_change, longest_wait = len(store.get_steps(run_id)), time.monotonic(), 0.0
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        count = len(store.get_steps(run_id))
+        now = time.monotonic()
+        if count != seen:
+            longest_wait, seen, last_change = max(longest_wait, now - last_change), count, now
+        time.sleep(0.05)
+    assert longest_wait < 1.5, f"the store went {longest_wait:.2f}s without new steps"
     cli("cancel", str(run_id))
     wait_for(lambda: store.get_run(run_id).status == "cancelled", timeout=30, what="the run to be cancelled")
     assert len(store.get_steps(run_id)) >= 5
