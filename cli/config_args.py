@@ -27,6 +27,7 @@ _FLAGS = [
     ("--momentum", "momentum", float, "SGD momentum"),
     ("--label-smoothing", "label_smoothing", float, "label smoothing, 0 to turn off"),
     ("--width-mult", "width_mult", float, "channel width multiplier (1.0 = the full model)"),
+    ("--logit-scale", "logit_scale", float, "multiply the model's output (the fast preset uses 0.125)"),
     ("--dataset", "dataset", str, "cifar10 (default) or synthetic"),
     ("--data-dir", "data_dir", str, "folder holding cifar-10-batches-py (default: $CIFAR_TUI_DATA, else a cache folder)"),
     ("--val-fraction", "val_fraction", float, "share of the training batches held out for validation"),

@@ -44,6 +44,7 @@ class RunConfig:
     momentum: float = 0.9
     label_smoothing: float = 0.0
     width_mult: float = 1.0
+    logit_scale: float = 1.0
     dataset: str = "cifar10"
     data_dir: str | None = None
     val_fraction: float = 0.1
@@ -98,6 +99,7 @@ def validate_field(name: str, value: Any) -> str | None:
     positive_float = {
         "max_lr": "learning rate (--max-lr)",
         "width_mult": "width multiplier (--width-mult)",
+        "logit_scale": "logit scale (--logit-scale)",
     }
     if name in positive_float:
         if not _is_number(value) or value <= 0:
@@ -221,6 +223,7 @@ FIELD_TYPES: dict[str, type] = {
     "momentum": float,
     "label_smoothing": float,
     "width_mult": float,
+    "logit_scale": float,
     "val_fraction": float,
     "augment": bool,
     "tta": bool,
@@ -243,7 +246,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fast": dict(
         model="resnet9", optimizer="sgd", momentum=0.9, batch_size=512, epochs=10,
         max_lr=0.4, pct_start=0.25, schedule="onecycle", weight_decay=5e-4,
-        grad_clip=None, label_smoothing=0.2, augment=True, tta=True,
+        grad_clip=None, label_smoothing=0.2, augment=True, tta=True, logit_scale=0.125,
     ),
 }
 

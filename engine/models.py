@@ -42,8 +42,9 @@ class Residual(nn.Module):
 class ResNet9(nn.Module):
     """The classic CIFAR-10 ResNet9 (about 6.57M parameters at width 1)."""
 
-    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0):
+    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0, logit_scale: float = 1.0):
         super().__init__()
+        self.logit_scale = logit_scale
         c64, c128, c256, c512 = (_ch(c, width) for c in (64, 128, 256, 512))
         self.features = nn.Sequential(
             conv_bn(3, c64),
@@ -58,7 +59,7 @@ class ResNet9(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        return self.classifier(self.features(x)) * self.logit_scale
 
 
 class BasicBlock(nn.Module):
@@ -85,8 +86,9 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     """ResNet18 for 32x32 inputs: 3x3 stem, no max-pool (about 11.17M parameters)."""
 
-    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0):
+    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0, logit_scale: float = 1.0):
         super().__init__()
+        self.logit_scale = logit_scale
         widths = [_ch(c, width) for c in (64, 128, 256, 512)]
         self.stem = nn.Sequential(
             nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
@@ -101,14 +103,15 @@ class ResNet18(nn.Module):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.layers(self.stem(x)))
+        return self.head(self.layers(self.stem(x))) * self.logit_scale
 
 
 class ResNet18Seed(nn.Module):
     """The seed notebook's lighter "ResNet18", kept so its runs can be reproduced."""
 
-    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0):
+    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0, logit_scale: float = 1.0):
         super().__init__()
+        self.logit_scale = logit_scale
         c64, c128, c256, c512 = (_ch(c, width) for c in (64, 128, 256, 512))
         self.features = nn.Sequential(
             conv_bn(3, c64, pool=True), Residual(c64),
@@ -119,7 +122,7 @@ class ResNet18Seed(nn.Module):
         self.classifier = nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear(c512, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        return self.classifier(self.features(x)) * self.logit_scale
 
 
 MODEL_REGISTRY: dict[str, Callable[..., nn.Module]] = {
@@ -129,12 +132,15 @@ MODEL_REGISTRY: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def build_model(name: str, width: float = 1.0, num_classes: int = NUM_CLASSES) -> nn.Module:
+def build_model(name: str, width: float = 1.0, num_classes: int = NUM_CLASSES,
+                logit_scale: float = 1.0) -> nn.Module:
+    """``logit_scale`` multiplies the output (Page's ResNet9 uses 0.125): with a large
+    SGD learning rate, unscaled logits blow the loss up in the first steps."""
     try:
         factory = MODEL_REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_REGISTRY)}") from None
-    return factory(num_classes=num_classes, width=width)
+    return factory(num_classes=num_classes, width=width, logit_scale=logit_scale)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -147,7 +147,7 @@ def load_checkpoint(path: str | Path) -> dict:
 def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig]:
     ckpt = load_checkpoint(path)
     config = RunConfig.from_dict(ckpt["config"])
-    model = build_model(config.model, config.width_mult)
+    model = build_model(config.model, config.width_mult, logit_scale=config.logit_scale)
     model.load_state_dict(ckpt["state_dict"])
     return model, config
 
@@ -203,7 +203,8 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
     test_batches = (DeviceBatches(splits.test_x, splits.test_y, eval_bs, device, False, False, 0, cuda)
                     if splits.test_x is not None else None)
 
-    model = build_model(config.model, config.width_mult, num_classes=len(splits.class_names)).to(device)
+    model = build_model(config.model, config.width_mult, num_classes=len(splits.class_names),
+                        logit_scale=config.logit_scale).to(device)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, config, device)

@@ -80,3 +80,12 @@ def test_resnet18_has_no_stem_max_pool_and_ends_in_global_average_pool() -> None
     assert not any(isinstance(m, nn.MaxPool2d) for m in model.modules())
     assert isinstance(model.head[0], nn.AdaptiveAvgPool2d)
     assert model.stem[0].kernel_size == (3, 3) and model.stem[0].stride == (1, 1)
+
+
+def test_logit_scale_multiplies_the_output_without_new_parameters() -> None:
+    torch.manual_seed(0)
+    plain = build_model("resnet9", width=0.125).eval()
+    scaled = build_model("resnet9", width=0.125, logit_scale=0.125).eval()
+    scaled.load_state_dict(plain.state_dict())  # same keys: the scale is not a parameter
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(scaled(x), plain(x) * 0.125)
