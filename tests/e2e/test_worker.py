@@ -44,7 +44,7 @@ def test_cancel_running_run_stops_it_and_keeps_metrics(tmp_path: Path, procs) ->
         if count != seen:
             longest_wait, seen, last_change = max(longest_wait, now - last_change), count, now
         time.sleep(0.05)
-    assert longest_wait < 1.5, f"the store went {longest_wait:.2f}s without new steps"
+    assert longest_wait < 2.0, f"the store went {longest_wait:.2f}s without new steps"
     cli("cancel", str(run_id))
     wait_for(lambda: store.get_run(run_id).status == "cancelled", timeout=30, what="the run to be cancelled")
     assert len(store.get_steps(run_id)) >= 5
