@@ -114,10 +114,12 @@ def start_worker(db_url: str, device: str = "auto", extra_args: list[str] | None
     if alive is not None:
         return alive.pid
     log = open(log_path(device), "ab")
-    cmd = [sys.executable, "-m", "cifar_tui", "--db", db_url, "worker", "--device", device, *(extra_args or [])]
+    # The URL travels in the environment, not argv: `ps` would show a database password.
+    cmd = [sys.executable, "-m", "cifar_tui", "worker", "--device", device, *(extra_args or [])]
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        cwd=str(Path(__file__).resolve().parent.parent), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=str(Path(__file__).resolve().parent.parent),
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "CIFAR_TUI_DB": db_url},
     )
     log.close()
     return proc.pid

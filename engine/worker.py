@@ -100,14 +100,14 @@ class Worker:
 
     # -- lifecycle ---------------------------------------------------------
     def run(self) -> int:
-        if not self.lock.acquire(self.store.url):
+        if not self.lock.acquire(self.store.display_url):
             print(f"a worker for device {self.options.device} is already running; "
                   f"`cifar-tui worker --status` shows it", flush=True)
             return 3
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         try:
-            self._log(f"worker {self.worker_id} started on {self.store.url}")
+            self._log(f"worker {self.worker_id} started on {self.store.display_url}")
             self.recover_orphans()
             while not self.stopping:
                 claimed = self.store.claim_next_run(self.worker_id, self.options.device, self.host)

@@ -39,6 +39,11 @@ def default_db_path() -> Path:
     return Path(user_data_dir("cifar-tui", appauthor=False)) / "runs.db"
 
 
+def display_url(url: str) -> str:
+    """``url`` with its password masked, for anything a person or ``ps`` may read."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
     """Explicit argument > $CIFAR_TUI_DB > the user data folder; a bare path means SQLite."""
     chosen = os.fspath(url) if url is not None else None

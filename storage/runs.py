@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine.config import RunConfig
 from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
 from storage import queries
-from storage.db import WRITE_OPTIONS, open_database, retry_locked, session_factory
+from storage.db import WRITE_OPTIONS, display_url, open_database, retry_locked, session_factory
 from storage.errors import InvalidRunState, RunNotFound, StoreError
 from storage.records import (
     ClaimedRun,
@@ -54,6 +54,11 @@ class RunStore:
         self.url, self._engine = open_database(url)
         self._sessions = session_factory(self._engine)
         self._dialect = self._engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked, for logs, lock files and status lines."""
+        return display_url(self.url)
 
     @classmethod
     def open(cls, url: str | os.PathLike[str] | None = None) -> RunStore:

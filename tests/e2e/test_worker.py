@@ -111,6 +111,8 @@ def test_worker_started_by_queue_outlives_the_launching_process(tmp_path: Path) 
     assert "started a worker" in out
     run_id = int(out.split("queued run ")[1].split(";")[0])
     info = wait_for(lambda: launcher.live_worker("auto"), what="the detached worker")
+    cmdline = Path(f"/proc/{info.pid}/cmdline").read_bytes()
+    assert b"--db" not in cmdline  # the store URL (maybe with a password) travels in the environment
     store = RunStore()
     try:
         wait_for(lambda: store.get_run(run_id).status == "completed", timeout=120, what="the run to complete")

@@ -145,3 +145,11 @@ def test_opening_an_up_to_date_store_does_not_import_alembic(tmp_path: Path) -> 
             "print('alembic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_display_url_masks_a_database_password() -> None:
+    from storage.db import display_url
+
+    shown = display_url("postgresql+psycopg2://ct:s3cret@db.example/runs")
+    assert "s3cret" not in shown and shown == "postgresql+psycopg2://ct:***@db.example/runs"
+    assert display_url("sqlite:////tmp/runs.db") == "sqlite:////tmp/runs.db"
