@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -57,7 +58,8 @@ def register(sub: Any) -> None:
     p.add_argument("text", metavar="TEXT")
     p.set_defaults(func=cmd_note)
 
-    p = sub.add_parser("rm", parents=[db], help="delete a run and its metrics")
+    p = sub.add_parser("rm", parents=[db], help="delete a run, its metrics and its checkpoints")
+    p.add_argument("--keep-checkpoints", action="store_true", help="leave best.pt/last.pt on disk")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
     p.set_defaults(func=cmd_rm)
@@ -325,7 +327,8 @@ def cmd_note(args: argparse.Namespace) -> int:
 def cmd_rm(args: argparse.Namespace) -> int:
     with _store(args) as store:
         run_id = store.resolve_run(args.run)
-        name = store.get_run(run_id).name
+        detail = store.get_run(run_id)
+        name = detail.name
         if not args.yes:
             if not sys.stdin.isatty():
                 raise CliError(f"not deleting run {run_id} without --yes (no terminal to ask on)")
@@ -334,5 +337,19 @@ def cmd_rm(args: argparse.Namespace) -> int:
                 print("kept")
                 return 1
         store.delete_run(run_id)
-    print(f"deleted run {run_id} ({name})")
+    freed = 0 if args.keep_checkpoints else _remove_checkpoints(detail.checkpoints.values())
+    size = f"{freed / 1e6:.1f} MB" if freed >= 1e5 else f"{freed / 1e3:.1f} kB"
+    print(f"deleted run {run_id} ({name})" + (f" and {size} of checkpoints" if freed else ""))
     return 0
+
+
+def _remove_checkpoints(paths: Iterable[str]) -> int:
+    """Delete a run's checkpoint files (and their folder once empty); return the bytes freed."""
+    freed = 0
+    for path in {Path(p) for p in paths if p}:
+        if path.is_file():
+            freed += path.stat().st_size
+            path.unlink()
+        with contextlib.suppress(OSError):  # not empty, or already gone: leave it
+            path.parent.rmdir()
+    return freed

@@ -121,3 +121,21 @@ def test_newer_database_gives_one_line_error(capsys, db: str) -> None:
     conn.close()
     code, _, err = run(capsys, "runs", "--db", db)
     assert code == 2 and "newer cifar-tui (schema 0999)" in err and err.count("\n") == 1
+
+
+def test_rm_deletes_the_runs_checkpoints_unless_asked_to_keep_them(capsys, db: str, tmp_path) -> None:
+    folders = []
+    with RunStore(db) as store:
+        for run_id in (1, 2):
+            folder = tmp_path / f"run-{run_id}"
+            folder.mkdir()
+            for kind in ("best", "last"):
+                (folder / f"{kind}.pt").write_bytes(b"x" * 1000)
+                store.set_checkpoint(run_id, kind, str(folder / f"{kind}.pt"))
+            folders.append(folder)
+    code, out, _ = run(capsys, "rm", "1", "--yes", "--db", db)
+    assert code == 0 and "2.0 kB of checkpoints" in out
+    assert not folders[0].exists()
+    code, out, _ = run(capsys, "rm", "2", "--yes", "--keep-checkpoints", "--db", db)
+    assert code == 0 and "checkpoints" not in out
+    assert (folders[1] / "best.pt").exists() and (folders[1] / "last.pt").exists()
