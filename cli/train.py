@@ -39,6 +39,8 @@ def run_train(args: argparse.Namespace) -> int:
         print_json(outcome.to_json())
     else:
         outcome.print_summary()
-    return 0 if outcome.succeeded else 1
+    if outcome.succeeded:
+        return 0
+    return 130 if session.stop_reason == "interrupt" else 1  # 130: stopped by ctrl+c, as shells expect
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from dataclasses import asdict, dataclass, field
@@ -78,14 +79,6 @@ class TrainOutcome:
             out.print(f"  best checkpoint: {f.checkpoint_best}", highlight=False)
 
 
-class TerminalClosed(SystemExit):
-    pass
-
-
-def _hang_up(_signum: int, _frame: object) -> None:
-    raise TerminalClosed(129)
-
-
 def _status(final: TrainingEvent) -> str:
     return {RunFinished: "completed", RunFailed: "failed", RunCancelled: "cancelled"}.get(type(final), "unknown")
 
@@ -101,6 +94,7 @@ class TrainSession:
         self.checkpoint_dir = checkpoint_dir
         self.show_progress = show_progress
         self.started: RunStarted | None = None
+        self.stop_reason: str | None = None  # "interrupt" (ctrl+c) or "hangup" (terminal closed)
         self.epochs: list[EpochMetrics] = []
 
     def run(self) -> TrainOutcome:
@@ -128,7 +122,10 @@ class TrainSession:
 
         def on_event(event: TrainingEvent) -> None:
             if recorder is not None:
-                recorder.handle(event)
+                if isinstance(event, RunCancelled) and self.stop_reason == "hangup":
+                    recorder.interrupt(f"the terminal closed during training; `cifar-tui resume {run_id}` continues it")
+                else:
+                    recorder.handle(event)
             if isinstance(event, RunStarted):
                 self.started = event
                 progress.update(task, total=event.total_steps, completed=event.start_epoch * event.steps_per_epoch,
@@ -145,18 +142,31 @@ class TrainSession:
                     f"{event.images_per_s:.0f} img/s", highlight=False,
                 ) if self.show_progress else None
 
-        previous = signal.signal(signal.SIGHUP, _hang_up)
+        # Signals only set a flag; the loop stops at its next read-out. Raising from a
+        # handler could land inside a store write and leave a half-finished transaction.
+        def on_hang_up(_signum: int, _frame: object) -> None:
+            self.stop_reason = "hangup"
+            devnull = os.open(os.devnull, os.O_WRONLY)  # the terminal is gone: writing to it would fail
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+
+        def on_interrupt(_signum: int, _frame: object) -> None:
+            if self.stop_reason is not None:
+                raise KeyboardInterrupt  # a second ctrl+c: stop now
+            self.stop_reason = "interrupt"
+            progress.console.print("stopping at the next read-out (ctrl+c again to abort)", highlight=False)
+
+        previous = {sig: signal.signal(sig, handler)
+                    for sig, handler in ((signal.SIGHUP, on_hang_up), (signal.SIGINT, on_interrupt))}
         try:
             with progress:
-                final = train(self.config, on_event, checkpoint_dir=ckpt_dir)
-        except KeyboardInterrupt:
-            if recorder is not None:
-                recorder.handle(RunCancelled(step=0, epoch=len(self.epochs)))
-            raise
+                final = train(self.config, on_event, checkpoint_dir=ckpt_dir,
+                              should_stop=lambda: self.stop_reason is not None)
         finally:
-            signal.signal(signal.SIGHUP, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             if recorder is not None:
-                recorder.close()  # a run cut short by a hang-up is kept as interrupted
+                recorder.close()  # a run cut short any other way is kept as interrupted
         return TrainOutcome(self.config, run_id, final, self.started, self.epochs)
 
 

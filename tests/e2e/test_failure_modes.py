@@ -90,6 +90,23 @@ def test_closing_the_terminal_during_foreground_training_keeps_the_run(tmp_path:
     assert store.get_steps(1)
 
 
+def test_ctrl_c_during_foreground_training_stops_cleanly_and_keeps_the_run(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "cifar_tui", "train", *TINY, "--epochs", "500"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        store = RunStore()
+        wait_for(lambda: store.count_runs() == 1 and store.get_steps(1), what="the run to start training")
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in proc.stderr.read()
+    assert store.get_run(1).status == "cancelled"
+    assert store.get_steps(1)
+
+
 def test_a_worker_refuses_to_start_twice_on_one_device(tmp_path: Path, procs) -> None:
     first = start_worker("--device", "cpu", log=tmp_path / "w.log")
     procs.append(first)
