@@ -233,16 +233,18 @@ class RunStore:
             if stmt is None:  # portable fallback: delete then insert
                 s.execute(delete(table).where(
                     table.c.run_id == run_id, table.c.step.in_([r["step"] for r in rows])))
-            try:
-                s.execute(stmt if stmt is not None else insert(table), rows)
-            except IntegrityError:
-                self._status(s, run_id)  # raises RunNotFound when that is the cause
-                raise
+            s.execute(stmt if stmt is not None else insert(table), rows)
             # Metrics arriving are a sign of life too: they renew the lease.
             self._set(s, run_id, current_step=last.step, current_epoch=last.epoch,
                       images_per_s=last.images_per_s, heartbeat_at=utcnow())
 
-        self._write(work)
+        try:
+            self._write(work)
+        except IntegrityError:
+            # Asked in a fresh transaction: PostgreSQL refuses any query in the failed one.
+            with self._read() as s:
+                self._status(s, run_id)  # raises RunNotFound when that is the cause
+            raise
 
     def record_epoch(self, run_id: int, m: EpochMetrics) -> None:
         """Upsert one epoch's metrics; best and final val acc follow from all epochs."""

@@ -84,12 +84,14 @@ def test_a_foreign_sqlite_file_is_refused_not_written_into(tmp_path: Path) -> No
     assert path.read_bytes() == before
 
 
-def test_sqlite_store_uses_wal_and_enforces_foreign_keys(store: RunStore, db_path: Path) -> None:
+def test_sqlite_store_uses_wal_and_enforces_foreign_keys(db_path: Path) -> None:
+    store = RunStore(str(db_path))
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with store._engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+    store.close()
 
 
 def test_url_resolution_prefers_argument_then_env_then_user_folder(tmp_path, monkeypatch) -> None:
