@@ -72,18 +72,25 @@ def test_train_and_queue_refuse_a_newer_database_in_one_line(tmp_path: Path) -> 
         assert "newer cifar-tui" in proc.stderr
 
 
-def test_closing_the_terminal_during_foreground_training_keeps_the_run(tmp_path: Path) -> None:
+def signal_foreground_training(sig: signal.Signals) -> tuple[int, str]:
+    """Start `cifar-tui train`, send ``sig`` once it trains; its exit code and stderr."""
     proc = subprocess.Popen([sys.executable, "-m", "cifar_tui", "train", *TINY, "--epochs", "500"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         store = RunStore()
         wait_for(lambda: store.count_runs() == 1 and store.get_steps(1), what="the run to start training")
-        proc.send_signal(signal.SIGHUP)
+        proc.send_signal(sig)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "Traceback" not in proc.stderr.read()
+    return proc.returncode, proc.stderr.read()
+
+
+def test_closing_the_terminal_during_foreground_training_keeps_the_run(tmp_path: Path) -> None:
+    _, stderr = signal_foreground_training(signal.SIGHUP)
+    assert "Traceback" not in stderr
+    store = RunStore()
     run = store.get_run(1)
     assert run.status == "interrupted"
     assert "resume 1" in run.error
@@ -91,18 +98,10 @@ def test_closing_the_terminal_during_foreground_training_keeps_the_run(tmp_path:
 
 
 def test_ctrl_c_during_foreground_training_stops_cleanly_and_keeps_the_run(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "cifar_tui", "train", *TINY, "--epochs", "500"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        store = RunStore()
-        wait_for(lambda: store.count_runs() == 1 and store.get_steps(1), what="the run to start training")
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
-    assert "Traceback" not in proc.stderr.read()
+    code, stderr = signal_foreground_training(signal.SIGINT)
+    assert code == 130
+    assert "Traceback" not in stderr
+    store = RunStore()
     assert store.get_run(1).status == "cancelled"
     assert store.get_steps(1)
 
