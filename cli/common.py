@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -24,6 +26,23 @@ def db_parent(top_level: bool = False) -> argparse.ArgumentParser:
         help="SQLAlchemy URL or SQLite file of the run store (default: $CIFAR_TUI_DB, else the user data folder)",
     )
     return parent
+
+
+@contextmanager
+def open_store(args: argparse.Namespace) -> Iterator[Any]:
+    """The store for args.db, with every store error turned into a one-line CliError."""
+    from storage import RunStore, StoreError
+
+    try:
+        store = RunStore(getattr(args, "db", None))
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        yield store
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
 
 
 def print_json(data: Any) -> None:

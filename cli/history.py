@@ -8,13 +8,12 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cli.common import CliError, db_parent, print_json
+from cli.common import CliError, db_parent, open_store, print_json
 
 
 def register(sub: Any) -> None:
@@ -68,23 +67,6 @@ def register(sub: Any) -> None:
 # -- helpers ------------------------------------------------------------------------
 
 
-@contextmanager
-def _store(args: argparse.Namespace) -> Iterator[Any]:
-    """The store for args.db, with every store error turned into a one-line CliError."""
-    from storage import RunStore, StoreError
-
-    try:
-        store = RunStore(getattr(args, "db", None))
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-    try:
-        yield store
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-    finally:
-        store.close()
-
-
 def _console() -> Any:
     from rich.console import Console
 
@@ -130,7 +112,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.limit < 0 or args.offset < 0:
         raise CliError("--limit and --offset must be >= 0")
     flt = RunFilter(status=args.status, model=args.model, tag=args.tag, text=args.search)
-    with _store(args) as store:
+    with open_store(args) as store:
         runs = store.list_runs(flt, sort=args.sort, descending=not args.asc,
                                limit=args.limit, offset=args.offset)
         total = store.count_runs(flt)
@@ -162,7 +144,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    with _store(args) as store:
+    with open_store(args) as store:
         detail = store.get_run(store.resolve_run(args.run))
     if args.json:
         print_json(detail.to_dict())
@@ -235,7 +217,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.runs) < 2:
         raise CliError("compare needs at least two runs, e.g. `cifar-tui compare 3 7`")
-    with _store(args) as store:
+    with open_store(args) as store:
         ids = [store.resolve_run(ref) for ref in args.runs]
         comparison = store.compare(ids)
     if args.json:
@@ -280,7 +262,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with open_store(args) as store:
         ids = [store.resolve_run(ref) for ref in args.runs] if args.runs else None
         rows = store.export_rows(ids)
     if args.format == "json":
@@ -305,7 +287,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with open_store(args) as store:
         run_id = store.resolve_run(args.run)
         if args.remove:
             removed = store.remove_tag(run_id, args.tag)
@@ -317,7 +299,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_note(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with open_store(args) as store:
         run_id = store.resolve_run(args.run)
         store.set_note(run_id, args.text)
     print(f"run {run_id}: note {'cleared' if not args.text.strip() else 'saved'}")
@@ -325,7 +307,7 @@ def cmd_note(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with open_store(args) as store:
         run_id = store.resolve_run(args.run)
         detail = store.get_run(run_id)
         name = detail.name

@@ -23,7 +23,7 @@ from engine.events import (
     StepMetrics,
     TrainingEvent,
 )
-from engine.paths import app_home
+from engine.paths import run_checkpoint_dir
 
 
 @dataclass
@@ -111,8 +111,7 @@ class TrainSession:
             except StoreError as exc:
                 raise CliError(str(exc)) from None
             run_id = recorder.run_id
-        ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir else app_home() / "checkpoints" / (
-            f"run-{run_id}" if run_id is not None else "foreground")
+        ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir else run_checkpoint_dir(run_id)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),

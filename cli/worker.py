@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
-from cli.common import CliError, db_parent, print_json
+from cli.common import CliError, db_parent, open_store, print_json
 from cli.config_args import add_config_arguments, config_from_args
 
 
@@ -41,24 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_resume)
 
 
-def _store(args: argparse.Namespace):
-    from storage import RunStore, StoreError
-
-    try:
-        return RunStore(args.db)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-
-
-def _resolve(store, ref: str) -> int:
-    from storage import StoreError
-
-    try:
-        return store.resolve_run(ref)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-
-
 def run_worker(args: argparse.Namespace) -> int:
     from engine import launcher
 
@@ -80,29 +63,31 @@ def run_worker(args: argparse.Namespace) -> int:
             print(f"worker for {args.device} stopped")
             return 0
         raise CliError(f"the worker for {args.device} did not stop within 30 s; see its log {launcher.log_path(args.device)}")
-    store = _store(args)
-    if args.detach:
-        extra = ["--exit-when-empty"] if args.exit_when_empty else []
-        launcher.start_worker(store.url, args.device, extra)
-        info = launcher.wait_for_worker(args.device)
-        print(f"worker for {args.device} running (pid {info.pid if info else '?'}), log {launcher.log_path(args.device)}")
-        return 0
-    from engine.worker import Worker, WorkerOptions
+    with open_store(args) as store:
+        if args.detach:
+            extra = ["--exit-when-empty"] if args.exit_when_empty else []
+            launcher.start_worker(store.url, args.device, extra)
+            info = launcher.wait_for_worker(args.device)
+            print(f"worker for {args.device} running (pid {info.pid if info else '?'}), "
+                  f"log {launcher.log_path(args.device)}")
+            return 0
+        from engine.worker import Worker, WorkerOptions
 
-    return Worker(WorkerOptions(db_url=store.url, device=args.device, exit_when_empty=args.exit_when_empty),
-                  store=store).run()
+        options = WorkerOptions(db_url=store.url, device=args.device, exit_when_empty=args.exit_when_empty)
+        return Worker(options, store=store).run()
 
 
 def run_queue(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    store = _store(args)
-    run_id = store.create_run(config, name=config.name, tags=args.tag)
+    with open_store(args) as store:
+        run_id = store.create_run(config, name=config.name, tags=args.tag)
+        url = store.url
     started = ""
     if not args.no_worker:
         from engine import launcher
 
         if launcher.live_worker(args.worker_device) is None:
-            pid = launcher.start_worker(store.url, args.worker_device)
+            pid = launcher.start_worker(url, args.worker_device)
             started = f"; started a worker (pid {pid}, log {launcher.log_path(args.worker_device)})"
     if args.json:
         print_json({"run_id": run_id, "status": "queued", "config": config.to_dict()})
@@ -112,49 +97,37 @@ def run_queue(args: argparse.Namespace) -> int:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    from storage import StoreError
-
-    store = _store(args)
-    run_id = _resolve(store, args.run)
-    try:
+    with open_store(args) as store:
+        run_id = store.resolve_run(args.run)
         outcome = store.request_cancel(run_id)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
-    if outcome == "cancelled" or args.wait <= 0:
-        print(f"run {run_id}: {outcome}")
-        return 0
-    deadline = time.monotonic() + args.wait
-    while time.monotonic() < deadline:
-        status = store.get_run(run_id).status
-        if status != "running":
-            print(f"run {run_id}: {status}")
+        if outcome == "cancelled" or args.wait <= 0:
+            print(f"run {run_id}: {outcome}")
             return 0
-        time.sleep(0.2)
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            status = store.get_run(run_id).status
+            if status != "running":
+                print(f"run {run_id}: {status}")
+                return 0
+            time.sleep(0.2)
     raise CliError(f"run {run_id} is still stopping after {args.wait:g} s; is its worker alive? `cifar-tui worker --status`")
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from storage import StoreError
-
-    store = _store(args)
-    run_id = _resolve(store, args.run)
-    detail = store.get_run(run_id)
-    checkpoint = detail.checkpoints.get("last")
-    from pathlib import Path
-
-    if checkpoint and not Path(checkpoint).exists():
-        checkpoint = None
-    try:
+    with open_store(args) as store:
+        run_id = store.resolve_run(args.run)
+        checkpoint = store.get_run(run_id).checkpoints.get("last")
+        if checkpoint and not Path(checkpoint).exists():
+            checkpoint = None  # deleted since: start over rather than fail in the worker
         store.requeue_for_resume(run_id, checkpoint)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+        url = store.url
     how = f"from {checkpoint}" if checkpoint else "from the start (no checkpoint)"
     started = ""
     if not args.no_worker:
         from engine import launcher
 
         if launcher.live_worker("auto") is None and not launcher.all_live_workers():
-            pid = launcher.start_worker(store.url, "auto")
+            pid = launcher.start_worker(url, "auto")
             started = f"; started a worker (pid {pid})"
     print(f"run {run_id} requeued to resume {how}{started}")
     return 0

@@ -79,33 +79,28 @@ class DeviceLock:
 def live_worker(device: str) -> WorkerInfo | None:
     """The worker holding this device's lock, or None when none is alive."""
     path = lock_path(device)
-    if not path.exists():
-        return None
+    return _lock_holder(path, device) if path.exists() else None
+
+
+def all_live_workers() -> list[WorkerInfo]:
+    holders = (_lock_holder(path, path.stem.removeprefix("worker-"))
+               for path in sorted(workers_dir().glob("worker-*.lock")))
+    return [info for info in holders if info is not None]
+
+
+def _lock_holder(path: Path, device: str) -> WorkerInfo | None:
+    """Who holds the lock file (as it recorded itself), or None when nobody does."""
     with open(path, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             try:
-                data = json.loads(fh.read() or "{}")
-                return WorkerInfo(**data)
+                return WorkerInfo(**json.loads(fh.read() or "{}"))
             except (ValueError, TypeError):
                 return WorkerInfo(device, -1, "", 0.0, str(log_path(device)))
         fcntl.flock(fh, fcntl.LOCK_UN)
     return None
-
-
-def all_live_workers() -> list[WorkerInfo]:
-    found = []
-    for path in sorted(workers_dir().glob("worker-*.lock")):
-        try:
-            data = json.loads(path.read_text() or "{}")
-        except (OSError, ValueError):
-            continue
-        info = live_worker(data.get("device", ""))
-        if info is not None:
-            found.append(info)
-    return found
 
 
 def start_worker(db_url: str, device: str = "auto", extra_args: list[str] | None = None) -> int:

@@ -33,6 +33,11 @@ def app_home() -> Path:
     return Path(chosen).expanduser() if chosen else _platform_dir("data")
 
 
+def run_checkpoint_dir(run_id: int | None) -> Path:
+    """Where a run's best.pt and last.pt go (``foreground`` for an unrecorded run)."""
+    return app_home() / "checkpoints" / (f"run-{run_id}" if run_id is not None else "foreground")
+
+
 def resolve_data_dir(data_dir: str | None) -> Path:
     """--data-dir, else $CIFAR_TUI_DATA, else the user cache folder."""
     chosen = data_dir or os.environ.get(DATA_ENV)

@@ -8,6 +8,7 @@ tests handle one shape of outcome.
 from __future__ import annotations
 
 import math
+import shutil
 import socket
 import time
 import traceback
@@ -34,6 +35,7 @@ from engine.events import (
     TrainingEvent,
 )
 from engine.models import build_model, count_parameters
+from engine.schedule import linear_factor
 
 Emit = Callable[[TrainingEvent], None]
 CHECKPOINT_FORMAT = 1
@@ -69,14 +71,8 @@ def build_optimizer(model: nn.Module, config: RunConfig, device: torch.device) -
 def build_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
     """One-cycle (stepped every batch) or a linear warm-up then linear decay to zero."""
     if config.schedule == "linear":
-        warm = max(1, int(total_steps * config.pct_start))
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            return max(0.0, (total_steps - step) / max(1, total_steps - warm))
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: linear_factor(step, total_steps, config.pct_start))
     # Adam keeps the classic notebook's beta1 cycling; SGD keeps its configured momentum.
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.max_lr, total_steps=total_steps, pct_start=config.pct_start,
@@ -323,8 +319,9 @@ def _train(config: RunConfig, emit: Emit, checkpoint_dir, should_stop, resume_fr
             emit(CheckpointSaved(epoch=epoch + 1, path=str(last_path), kind="last"))
             if improved or val_batches is None:
                 best_path = ckpt_dir / "best.pt"
-                save_checkpoint(best_path, model, optimizer, config, epoch + 1, step, val_acc, best_val_acc,
-                                splits.class_names, history)
+                # The same state as last.pt: copy it (atomically) rather than serialise it twice.
+                shutil.copyfile(last_path, best_path.with_suffix(".tmp"))
+                best_path.with_suffix(".tmp").replace(best_path)
                 emit(CheckpointSaved(epoch=epoch + 1, path=str(best_path), kind="best"))
         if should_stop is not None and should_stop():
             return _cancelled(emit, step, epoch + 1)

@@ -18,15 +18,13 @@ import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from pathlib import Path
 from typing import Any
 
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
 from engine.launcher import DeviceLock
-from engine.paths import app_home
+from engine.paths import run_checkpoint_dir
 
-FLUSH_SECONDS = 0.5  # metrics reach the store within about a second
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 30.0  # a run on another host whose heartbeat is older is interrupted
 CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
@@ -64,8 +62,11 @@ def _exit_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died before prctl took effect
+            os._exit(1)
+        return
     except (OSError, AttributeError):
-        pass  # elsewhere the polling thread below does it within half a second
+        pass  # elsewhere a thread checks every half second
 
     def watch() -> None:
         while True:
@@ -152,7 +153,7 @@ class Worker:
         config = dict(claimed.config)
         if self.options.device != "auto":
             config["device"] = self.options.device  # the worker's device is where it trains
-        ckpt_dir = app_home() / "checkpoints" / f"run-{run_id}"
+        ckpt_dir = run_checkpoint_dir(run_id)
         events = self.ctx.SimpleQueue()
         stop_flag = self.ctx.Event()
         child = self.ctx.Process(
@@ -172,7 +173,7 @@ class RunSupervision:
 
         self.worker, self.store, self.run_id = worker, worker.store, run_id
         self.child, self.events, self.stop_flag = child, events, stop_flag
-        self.recorder = StoreRecorder(self.store, run_id, FLUSH_SECONDS)
+        self.recorder = StoreRecorder(self.store, run_id)
         self.last_beat = time.monotonic()
         self.cancel_asked_at: float | None = None
         self.cancel_reason = "cancelled"  # or "interrupted" when the worker itself is stopping
@@ -188,8 +189,8 @@ class RunSupervision:
             if event is not None:
                 self.handle(event)
             now = time.monotonic()
-            if now - self.recorder.last_flush >= FLUSH_SECONDS:
-                self.recorder.flush()
+            if now - self.recorder.last_flush >= self.recorder.flush_seconds:
+                self.recorder.flush()  # steps waiting while the child is quiet
             if now - self.last_beat >= HEARTBEAT_SECONDS:
                 self.last_beat = now
                 if self.store.heartbeat(self.run_id, self.worker.worker_id):
@@ -286,7 +287,3 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def checkpoint_dir_for(run_id: int) -> Path:
-    return app_home() / "checkpoints" / f"run-{run_id}"

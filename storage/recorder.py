@@ -25,13 +25,14 @@ from storage.errors import InvalidRunState
 from storage.runs import RunStore
 
 MAX_BUFFERED_STEPS = 5_000
+FLUSH_SECONDS = 0.5  # steps reach the store within about a second
 
 
 class StoreRecorder:
     """Steps are buffered and written at most every ``flush_seconds`` (or when the
     buffer fills); anything else is written at once, after the buffered steps."""
 
-    def __init__(self, store: RunStore, run_id: int, flush_seconds: float = 0.5,
+    def __init__(self, store: RunStore, run_id: int, flush_seconds: float = FLUSH_SECONDS,
                  owns_store: bool = False):
         self.store = store
         self.run_id = run_id
@@ -93,7 +94,7 @@ class StoreRecorder:
 
 
 def open_foreground_run(db_url: str | None, config: RunConfig, *, name: str | None = None,
-                        tags: tuple[str, ...] = (), flush_seconds: float = 0.5) -> StoreRecorder:
+                        tags: tuple[str, ...] = (), flush_seconds: float = FLUSH_SECONDS) -> StoreRecorder:
     """Record a run trained in this process (`cifar-tui train`): it is created
     already running, owned by this process, so no worker claims it."""
     store = RunStore(db_url)

@@ -52,7 +52,7 @@ def test_engine_never_imports_textual_or_the_tui() -> None:
 
 
 def test_config_and_events_are_pure_stdlib_so_the_ui_can_use_them_without_torch() -> None:
-    loaded = loaded_after_import("import engine.config, engine.events, engine.launcher, engine.paths, storage")
+    loaded = loaded_after_import("import engine.config, engine.events, engine.launcher, engine.paths, engine.schedule, storage")
     assert "torch" not in loaded and "numpy" not in loaded
 
 

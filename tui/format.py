@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime, timezone
+
+from engine.schedule import linear_factor, one_cycle
 
 Clock = Callable[[], datetime]
 
@@ -102,26 +103,13 @@ def ema(values: list[float], alpha: float = 0.1) -> list[float]:
 
 
 def planned_lr(schedule: str, max_lr: float, pct_start: float, total_steps: int, points: int = 200) -> tuple[list[float], list[float]]:
-    """The learning-rate schedule the engine will follow, sampled at ``points`` steps.
-
-    Mirrors torch's OneCycleLR (cosine, div_factor 25, final_div_factor 1e4) and the
-    engine's linear warm-up/decay, so the chart can show the whole plan up front.
-    """
+    """The learning-rate schedule the engine will follow, sampled at ``points`` steps,
+    so the chart can show the whole plan up front."""
     if total_steps <= 0:
         return [], []
     steps = sorted({round(i * (total_steps - 1) / max(1, points - 1)) for i in range(points)})
-    ys: list[float] = []
-    for step in steps:
-        if schedule == "linear":
-            warm = max(1, int(total_steps * pct_start))
-            factor = (step + 1) / warm if step < warm else max(0.0, (total_steps - step) / max(1, total_steps - warm))
-            ys.append(max_lr * factor)
-            continue
-        initial, final = max_lr / 25, max_lr / 25 / 1e4
-        peak = float(pct_start * total_steps) - 1
-        if step <= peak:
-            start, end, frac = initial, max_lr, step / max(peak, 1e-9)
-        else:
-            start, end, frac = max_lr, final, (step - peak) / max(total_steps - 1 - peak, 1e-9)
-        ys.append(end + (start - end) / 2 * (math.cos(math.pi * min(frac, 1.0)) + 1))
+    if schedule == "linear":
+        ys = [max_lr * linear_factor(step, total_steps, pct_start) for step in steps]
+    else:
+        ys = [one_cycle(step, total_steps, max_lr, pct_start) for step in steps]
     return [s + 1 for s in steps], ys  # the engine counts steps from 1

@@ -61,3 +61,16 @@ def test_linear_schedule_warms_up_then_decays_to_near_zero() -> None:
     assert lrs[0] < 0.01 * 0.05
     assert lrs[-1] < 0.01 * 0.02
 
+
+
+def test_the_pure_one_cycle_formula_matches_torchs_one_cycle_lr() -> None:
+    from engine.schedule import one_cycle
+
+    total, max_lr, pct = 97, 0.01, 0.3
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([param], lr=max_lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total, pct_start=pct)
+    for step in range(total):
+        assert opt.param_groups[0]["lr"] == pytest.approx(one_cycle(step, total, max_lr, pct), rel=1e-9)
+        opt.step()
+        sched.step()
