@@ -104,7 +104,7 @@ class TrainSession:
         run_id = None
         if self.use_store:
             from storage import StoreError
-            from storage.recorder import open_foreground_run
+            from worker.recorder import open_foreground_run
 
             try:
                 recorder = open_foreground_run(self.db_url, self.config)

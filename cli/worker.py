@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from engine import launcher
+    from worker import launcher
 
     if args.status:
         workers = launcher.all_live_workers()
@@ -71,7 +71,7 @@ def run_worker(args: argparse.Namespace) -> int:
             print(f"worker for {args.device} running (pid {info.pid if info else '?'}), "
                   f"log {launcher.log_path(args.device)}")
             return 0
-        from engine.worker import Worker, WorkerOptions
+        from worker.supervisor import Worker, WorkerOptions
 
         options = WorkerOptions(db_url=store.url, device=args.device, exit_when_empty=args.exit_when_empty)
         return Worker(options, store=store).run()
@@ -84,7 +84,7 @@ def run_queue(args: argparse.Namespace) -> int:
         url = store.url
     started = ""
     if not args.no_worker:
-        from engine import launcher
+        from worker import launcher
 
         if launcher.live_worker(args.worker_device) is None:
             pid = launcher.start_worker(url, args.worker_device)
@@ -124,7 +124,7 @@ def run_resume(args: argparse.Namespace) -> int:
     how = f"from {checkpoint}" if checkpoint else "from the start (no checkpoint)"
     started = ""
     if not args.no_worker:
-        from engine import launcher
+        from worker import launcher
 
         if launcher.live_worker("auto") is None and not launcher.all_live_workers():
             pid = launcher.start_worker(url, "auto")

@@ -10,7 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine import launcher
+from worker import launcher
 from storage.errors import StoreError
 from storage.runs import RunStore
 from tui import format as fmt

@@ -109,7 +109,7 @@ def test_ctrl_c_during_foreground_training_stops_cleanly_and_keeps_the_run(tmp_p
 def test_a_worker_refuses_to_start_twice_on_one_device(tmp_path: Path, procs) -> None:
     first = start_worker("--device", "cpu", log=tmp_path / "w.log")
     procs.append(first)
-    from engine import launcher
+    from worker import launcher
 
     wait_for(lambda: launcher.live_worker("cpu"), what="the first worker")
     second = cli("worker", "--device", "cpu", check=False, timeout=60)

@@ -105,7 +105,7 @@ def test_two_workers_claim_each_of_four_runs_exactly_once(tmp_path: Path, procs)
 
 
 def test_worker_started_by_queue_outlives_the_launching_process(tmp_path: Path) -> None:
-    from engine import launcher
+    from worker import launcher
 
     out = cli("queue", *TINY, "--epochs", "1").stdout
     assert "started a worker" in out

@@ -20,7 +20,7 @@ def test_importing_and_building_the_app_leaves_torch_out(tmp_path: Path) -> None
         f"app = make_app(db_url='sqlite:///{tmp_path / 'runs.db'}')\n"
         "import tui.screens.live, tui.screens.compare, tui.screens.detail, tui.screens.new_run\n"
         "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'engine.train', "
-        "'engine.data', 'engine.models', 'engine.worker')))\n"
+        "'engine.data', 'engine.models', 'worker.supervisor', 'worker.recorder')))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )

@@ -124,7 +124,7 @@ def test_storage_and_history_cli_import_without_torch_or_textual() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, storage, storage.recorder, cli.history; "
+    code = ("import sys, storage, worker.recorder, cli.history; "
             "bad = [m for m in ('torch', 'textual') if m in sys.modules]; "
             "assert not bad, bad")
     root = Path(__file__).resolve().parents[3]

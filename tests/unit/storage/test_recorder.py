@@ -6,7 +6,7 @@ from store_helpers import cfg, epoch, finished
 
 from engine.events import CheckpointSaved, RunFailed, StepMetrics
 from storage import RunStore
-from storage.recorder import StoreRecorder, open_foreground_run
+from worker.recorder import StoreRecorder, open_foreground_run
 
 
 def step(i: int) -> StepMetrics:

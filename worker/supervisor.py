@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
-from engine.launcher import DeviceLock
+from worker.launcher import DeviceLock
 from engine.paths import run_checkpoint_dir
 
 HEARTBEAT_SECONDS = 1.0
@@ -169,7 +169,7 @@ class RunSupervision:
     """Follow one child: relay its events to the store, heartbeat, cancel, detect death."""
 
     def __init__(self, worker: Worker, run_id: int, child, events, stop_flag):
-        from storage.recorder import StoreRecorder
+        from worker.recorder import StoreRecorder
 
         self.worker, self.store, self.run_id = worker, worker.store, run_id
         self.child, self.events, self.stop_flag = child, events, stop_flag
