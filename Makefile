@@ -21,7 +21,8 @@ test: venv
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check engine storage tui cli cifar_tui.py tests benchmarks
+	$(BIN)/ruff check engine storage worker tui cli cifar_tui.py tests benchmarks
+	$(BIN)/lint-imports
 
 bench: venv
 	$(BIN)/python benchmarks/train_throughput.py

@@ -1,61 +1,75 @@
-"""The boundaries the house style promises, checked: who may import what."""
+"""The floors, checked: import-linter's contracts (pyproject.toml) hold, and they can break."""
 
 from __future__ import annotations
 
-import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("engine", "storage", "worker", "tui", "cli")
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-            if node.module == "engine" or node.module.startswith("engine."):
-                found.add(node.module)
-    return found
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=root, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(root), "PATH": ""})
 
 
-def modules_in(package: str) -> list[Path]:
-    return sorted((REPO / package).rglob("*.py"))
-
-
-def loaded_after_import(statement: str) -> set[str]:
-    code = f"import sys; {statement}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+def loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True)
     return set(out.stdout.split())
 
 
-def test_only_storage_speaks_sql() -> None:
-    offenders = [p for pkg in ("engine", "tui", "cli") for p in modules_in(pkg)
-                 if {"sqlalchemy", "alembic", "sqlite3"} & imported_modules(p)]
-    assert offenders == []
+def tree_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    root.mkdir()
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, root / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "__snapshots__"))
+    shutil.copy(REPO / "pyproject.toml", root)
+    return root
 
 
-def test_the_worker_is_the_only_engine_module_that_uses_the_store() -> None:
-    users = [p.name for p in modules_in("engine") if "storage" in imported_modules(p)]
-    assert users == ["worker.py"]
+@pytest.fixture(scope="module")
+def contracts_report() -> subprocess.CompletedProcess[str]:
+    return lint_imports(REPO)
 
 
-def test_engine_never_imports_textual_or_the_tui() -> None:
-    offenders = [p for p in modules_in("engine") if {"textual", "tui", "rich"} & imported_modules(p)]
-    assert offenders == []
-    loaded = loaded_after_import("import engine.train, engine.worker, engine.launcher")
-    assert "textual" not in loaded and "tui" not in loaded
+def test_every_import_contract_is_kept(contracts_report: subprocess.CompletedProcess[str]) -> None:
+    assert contracts_report.returncode == 0, contracts_report.stdout + contracts_report.stderr
+    assert "0 broken" in contracts_report.stdout
 
 
-def test_config_and_events_are_pure_stdlib_so_the_ui_can_use_them_without_torch() -> None:
-    loaded = loaded_after_import("import engine.config, engine.events, engine.launcher, engine.paths, engine.schedule, storage")
-    assert "torch" not in loaded and "numpy" not in loaded
+@pytest.mark.parametrize(("module", "bad_import", "contract"), [
+    ("engine/config.py", "import torch", "The contract (config, events, schedule, paths)"),
+    ("engine/data.py", "import storage", "Each floor imports only the floors below it"),
+    ("storage/records.py", "import engine.train", "The store imports only the contract"),
+    ("tui/format.py", "import engine.models", "The TUI never imports torch"),
+    ("cli/history.py", "import sqlalchemy", "Only storage/ speaks SQL"),
+])
+def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, bad_import: str,
+                                                contract: str) -> None:
+    root = tree_copy(tmp_path)
+    path = root / module
+    path.write_text(path.read_text() + f"\n{bad_import}  # injected by the test\n")
+    report = lint_imports(root)
+    assert report.returncode != 0
+    broken = report.stdout.split("Broken contracts", 1)[1]
+    assert contract in broken
 
 
-def test_storage_never_imports_torch_or_textual() -> None:
-    for path in modules_in("storage"):
-        assert not {"torch", "textual", "tui"} & imported_modules(path), path
+def test_the_contract_and_the_store_load_without_torch() -> None:
+    loaded = loaded_after("import engine.config, engine.events, engine.schedule, engine.paths, "
+                          "storage, worker.launcher")
+    assert not {"torch", "numpy", "textual"} & loaded
+
+
+def test_the_tui_and_history_commands_load_without_torch() -> None:
+    loaded = loaded_after("import tui.app, cli.history, cli.main")
+    assert "torch" not in loaded and "engine.train" not in loaded
