@@ -9,11 +9,12 @@ import io
 import json
 import sys
 from collections.abc import Iterable
-from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cli.common import CliError, db_parent, open_store, print_json
+from engine import formatting as fmt
 
 
 def register(sub: Any) -> None:
@@ -75,30 +76,8 @@ def _console() -> Any:
     return Console(highlight=False, soft_wrap=False, width=width)
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.2f}%"
-
-
-def _num(value: float | None, fmt: str = ".4f") -> str:
-    return "" if value is None else format(value, fmt)
-
-
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return "" if value is None else str(value)
+# The CLI has room for two decimals; the TUI's tables show one.
+pct = partial(fmt.pct, digits=2)
 
 
 # -- commands -----------------------------------------------------------------------
@@ -131,8 +110,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in runs:
         table.add_row(
             str(r.id), r.name, r.status, r.model, f"{r.current_epoch or 0}/{r.epochs}",
-            _pct(r.best_val_acc), _pct(r.test_acc), f"{r.max_lr:g}", str(r.batch_size),
-            _duration(r.duration_s), _when(r.created_at), ",".join(r.tags),
+            pct(r.best_val_acc), pct(r.test_acc), f"{r.max_lr:g}", str(r.batch_size),
+            fmt.duration(r.duration_s), fmt.timestamp(r.created_at), ",".join(r.tags),
         )
     console = _console()
     console.print(table)
@@ -153,8 +132,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     head = f"[bold]run {detail.id}[/bold] {detail.name}  [{detail.status}]"
     console.print(head)
     facts = [
-        ("created", _when(detail.created_at)), ("started", _when(detail.started_at)),
-        ("finished", _when(detail.finished_at)), ("duration", _duration(detail.duration_s)),
+        ("created", fmt.timestamp(detail.created_at)), ("started", fmt.timestamp(detail.started_at)),
+        ("finished", fmt.timestamp(detail.finished_at)), ("duration", fmt.duration(detail.duration_s)),
         ("device", detail.device or ""), ("host", detail.host or ""),
         ("torch", detail.torch_version or ""), ("git", detail.git_commit or ""),
         ("params", f"{detail.num_params:,}" if detail.num_params else ""),
@@ -162,11 +141,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("error", detail.error or ""),
     ] + [(f"checkpoint {k}", v) for k, v in detail.checkpoints.items()]
     _pairs(console, "run", [(k, v) for k, v in facts if v])
-    _pairs(console, "config", [(k, _value(v)) for k, v in detail.config.items()])
+    _pairs(console, "config", [(k, fmt.setting(v)) for k, v in detail.config.items()])
     results = [
-        ("best val acc", _pct(detail.best_val_acc)), ("final val acc", _pct(detail.final_val_acc)),
-        ("test acc", _pct(detail.test_acc)), ("test loss", _num(detail.test_loss)),
-        ("images/s", _num(detail.images_per_s, ",.0f")),
+        ("best val acc", pct(detail.best_val_acc)), ("final val acc", pct(detail.final_val_acc)),
+        ("test acc", pct(detail.test_acc)), ("test loss", fmt.num(detail.test_loss)),
+        ("images/s", fmt.num(detail.images_per_s, ",.0f")),
     ]
     _pairs(console, "results", [(k, v) for k, v in results if v])
     if detail.epoch_rows:
@@ -174,9 +153,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         for col in ("epoch", "train loss", "train acc", "val loss", "val acc", "lr", "seconds", "img/s"):
             table.add_column(col, justify="right")
         for e in detail.epoch_rows:
-            table.add_row(str(e.epoch), _num(e.train_loss), _pct(e.train_acc), _num(e.val_loss),
-                          _pct(e.val_acc), _num(e.lr, ".2e"), _num(e.seconds, ".1f"),
-                          _num(e.images_per_s, ",.0f"))
+            table.add_row(str(e.epoch), fmt.num(e.train_loss), pct(e.train_acc), fmt.num(e.val_loss),
+                          pct(e.val_acc), fmt.num(e.lr, ".2e"), fmt.num(e.seconds, ".1f"),
+                          fmt.num(e.images_per_s, ",.0f"))
         console.print(table)
     if detail.per_class_acc:
         names = detail.class_names or [str(i) for i in range(len(detail.per_class_acc))]
@@ -184,7 +163,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                       header_style="bold")
         for name in names:
             table.add_column(name, justify="right")
-        table.add_row(*(_pct(a) for a in detail.per_class_acc))
+        table.add_row(*(pct(a) for a in detail.per_class_acc))
         console.print(table)
     if detail.confusion:
         names = detail.class_names or [str(i) for i in range(len(detail.confusion))]
@@ -235,7 +214,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     params = table("parameters that differ")
     for key, values in comparison.config_diff.items():
-        params.add_row(key, *(_value(v) for v in values))
+        params.add_row(key, *(fmt.setting(v) for v in values))
     if comparison.config_diff:
         console.print(params)
     else:
@@ -243,11 +222,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     metrics = table("metrics")
     for key, values in comparison.metrics.items():
         if key.endswith("_acc"):
-            cells = [_pct(v) for v in values]
+            cells = [pct(v) for v in values]
         elif key == "duration_s":
-            cells = [_duration(v) for v in values]
+            cells = [fmt.duration(v) for v in values]
         else:
-            cells = [_value(v) for v in values]
+            cells = [fmt.setting(v) for v in values]
         metrics.add_row(key, *cells)
     console.print(metrics)
     longest = max((len(rows) for rows in comparison.curves.values()), default=0)
@@ -256,7 +235,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         by_run = [{e.epoch: e.val_acc for e in comparison.curves[r.id]} for r in comparison.runs]
         epochs = sorted({ep for run in by_run for ep in run})
         for ep in epochs:
-            curves.add_row(str(ep), *(_pct(run.get(ep)) for run in by_run))
+            curves.add_row(str(ep), *(pct(run.get(ep)) for run in by_run))
         console.print(curves)
     return 0
 

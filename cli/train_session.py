@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cli.common import CliError
+from engine import formatting as fmt
 from engine.config import RunConfig
 from engine.events import (
     EpochMetrics,
@@ -68,7 +70,7 @@ class TrainOutcome:
             out.print(f"{label} cancelled at step {f.step}")
             return
         assert isinstance(f, RunFinished)
-        pct = lambda v: "-" if v is None else f"{v * 100:.2f}%"  # noqa: E731
+        pct = partial(fmt.pct, digits=2)
         out.print(f"[bold green]{label} completed[/] in {f.train_seconds:.1f}s of training "
                   f"({f.images_per_s:.0f} images/s)", highlight=False)
         out.print(f"  val acc {pct(f.final_val_acc)} (best {pct(f.best_val_acc)})   test acc {pct(f.test_acc)}"
@@ -134,10 +136,10 @@ class TrainSession:
                                 info=f"epoch {event.epoch} loss {event.loss:.3f} {event.images_per_s:.0f} img/s")
             elif isinstance(event, EpochMetrics):
                 self.epochs.append(event)
-                val = "" if event.val_acc is None else f" val acc {event.val_acc * 100:.2f}%"
+                val = "" if event.val_acc is None else f" val acc {fmt.pct(event.val_acc, 2)}"
                 progress.console.print(
                     f"epoch {event.epoch}/{self.config.epochs}: train loss {event.train_loss:.4f} "
-                    f"acc {event.train_acc * 100:.2f}%{val} lr {event.lr:.2e} {event.seconds:.1f}s "
+                    f"acc {fmt.pct(event.train_acc, 2)}{val} lr {event.lr:.2e} {event.seconds:.1f}s "
                     f"{event.images_per_s:.0f} img/s", highlight=False,
                 ) if self.show_progress else None
 

@@ -28,7 +28,8 @@ def default_data_dir() -> Path:
 
 
 def app_home() -> Path:
-    """Checkpoints, worker logs and locks: $CIFAR_TUI_HOME, else the user data folder."""
+    """The one app folder (default store, checkpoints, worker logs, locks):
+    $CIFAR_TUI_HOME, else the user data folder."""
     chosen = os.environ.get(HOME_ENV)
     return Path(chosen).expanduser() if chosen else _platform_dir("data")
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from engine.paths import app_home
 from storage.errors import SchemaTooNewError, StoreError
 
 ENV_VAR = "CIFAR_TUI_DB"
@@ -34,9 +35,8 @@ T = TypeVar("T")
 
 
 def default_db_path() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("cifar-tui", appauthor=False)) / "runs.db"
+    """The default store sits in the one app folder, beside checkpoints and worker logs."""
+    return app_home() / "runs.db"
 
 
 def display_url(url: str) -> str:

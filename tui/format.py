@@ -1,22 +1,15 @@
-"""Small, pure formatting helpers shared by the screens (no Textual imports)."""
+"""The screens' own formatting (colours, ETA, curves); values read as engine.formatting says."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from engine.formatting import ago, duration, num, pct  # noqa: F401  (re-exported for the screens)
 from engine.schedule import linear_factor, one_cycle
 
 Clock = Callable[[], datetime]
 
-STATUS_STYLES = {
-    "queued": "bold $warning",
-    "running": "bold $accent",
-    "completed": "$success",
-    "failed": "bold $error",
-    "cancelled": "$text-muted",
-    "interrupted": "$warning",
-}
 # Rich styles for places that take plain Rich markup (DataTable cells).
 STATUS_COLOURS = {
     "queued": "bold yellow",
@@ -31,44 +24,6 @@ ACTIVE = ("queued", "running")
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def num(value: float | None, fmt: str = ".4g") -> str:
-    return "–" if value is None else format(value, fmt)
-
-
-def duration(seconds: float | None) -> str:
-    """3s, 4m05s, 13m, 2h07m: at most 5 characters, for a table column."""
-    if seconds is None or seconds < 0:
-        return "–"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-
-
-def ago(when: datetime | None, now: datetime) -> str:
-    """'just now', '5m ago', '3h ago', then the date: relative times read fastest."""
-    if when is None:
-        return "–"
-    seconds = (now - when).total_seconds()
-    if seconds < 45:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60) or 1}m ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h ago"
-    if seconds < 7 * 86400:
-        return f"{int(seconds // 86400)}d ago"
-    return when.strftime("%b %d")
 
 
 def elapsed(started: datetime | None, finished: datetime | None, stored: float | None, now: datetime) -> float | None:
