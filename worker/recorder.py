@@ -23,6 +23,7 @@ from engine.events import (
 )
 from storage.errors import InvalidRunState
 from storage.runs import RunStore
+from worker.code_version import code_version
 
 MAX_BUFFERED_STEPS = 5_000
 FLUSH_SECONDS = 0.5  # steps reach the store within about a second
@@ -53,7 +54,7 @@ class StoreRecorder:
             return
         self.flush()
         if isinstance(event, RunStarted):
-            self.store.record_start(self.run_id, event)
+            self.store.record_start(self.run_id, event, git_commit=code_version())
         elif isinstance(event, EpochMetrics):
             self.store.record_epoch(self.run_id, event)
         elif isinstance(event, CheckpointSaved):
