@@ -50,8 +50,12 @@ class RunStore:
     """Open (and migrate) the store at ``url``: a SQLAlchemy URL or a SQLite file path;
     None means $CIFAR_TUI_DB, else runs.db in the user data folder."""
 
-    def __init__(self, url: str | os.PathLike[str] | None = None):
+    def __init__(
+        self, url: str | os.PathLike[str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ):
         self.url, self._engine = open_database(url)
+        self._clock = clock  # stamps every time the store writes; tests pass a fixed one
         self._sessions = session_factory(self._engine)
         self._dialect = self._engine.dialect.name
 
@@ -133,7 +137,7 @@ class RunStore:
         chosen = (name or config.name or "").strip()
 
         def work(s: Session) -> int:
-            now = utcnow()
+            now = self._clock()
             run = Run(name=chosen or "?", status="queued", config=config.to_dict(),
                       created_at=now, queued_at=now, **values)
             if claimed_by:
@@ -162,7 +166,7 @@ class RunStore:
                 ).first()
                 if row is None:
                     return None
-                now = utcnow()
+                now = self._clock()
                 values: dict[str, Any] = dict(
                     status="running", worker_id=worker_id, heartbeat_at=now,
                     started_at=func.coalesce(Run.started_at, now), cancel_requested=False,
@@ -189,7 +193,7 @@ class RunStore:
         def work(s: Session) -> bool:
             s.execute(update(Run).where(
                 Run.id == run_id, Run.worker_id == worker_id, Run.status == "running"
-            ).values(heartbeat_at=utcnow()).execution_options(synchronize_session=False))
+            ).values(heartbeat_at=self._clock()).execution_options(synchronize_session=False))
             row = s.execute(select(Run.status, Run.worker_id, Run.cancel_requested)
                             .where(Run.id == run_id)).first()
             if row is None:
@@ -236,7 +240,7 @@ class RunStore:
             s.execute(stmt if stmt is not None else insert(table), rows)
             # Metrics arriving are a sign of life too: they renew the lease.
             self._set(s, run_id, current_step=last.step, current_epoch=last.epoch,
-                      images_per_s=last.images_per_s, heartbeat_at=utcnow())
+                      images_per_s=last.images_per_s, heartbeat_at=self._clock())
 
         try:
             self._write(work)
@@ -261,7 +265,7 @@ class RunStore:
             final = (select(EpochMetric.val_acc).where(EpochMetric.run_id == run_id)
                      .order_by(EpochMetric.epoch.desc()).limit(1))
             self._set(s, run_id, current_epoch=m.epoch, best_val_acc=best.scalar_subquery(),
-                      final_val_acc=final.scalar_subquery(), heartbeat_at=utcnow())
+                      final_val_acc=final.scalar_subquery(), heartbeat_at=self._clock())
 
         self._write(work)
 
@@ -273,7 +277,7 @@ class RunStore:
 
     def _end(self, s: Session, run_id: int, status: str, **values: Any) -> None:
         started = s.execute(select(Run.started_at).where(Run.id == run_id)).scalar_one()
-        now = utcnow()
+        now = self._clock()
         duration = (now - started).total_seconds() if started is not None else None
         self._set(s, run_id, status=status, finished_at=now, duration_s=duration, **values)
 
@@ -311,7 +315,7 @@ class RunStore:
         def work(s: Session) -> str:
             status = self._require(s, run_id, ("queued", "running"), "cancelled")
             if status == "queued":
-                self._set(s, run_id, status="cancelled", finished_at=utcnow())
+                self._set(s, run_id, status="cancelled", finished_at=self._clock())
                 return "cancelled"
             self._set(s, run_id, cancel_requested=True)
             return "cancelling"
@@ -346,7 +350,7 @@ class RunStore:
         ``stale_after_s`` (its worker died); returns their ids."""
 
         def work(s: Session) -> list[int]:
-            now = utcnow()
+            now = self._clock()
             cutoff = now - timedelta(seconds=stale_after_s)
             seen = func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
             stmt = select(Run.id, Run.worker_id, seen.label("seen")).where(
@@ -374,7 +378,7 @@ class RunStore:
 
         def work(s: Session) -> None:
             self._require(s, run_id, ("interrupted", "failed", "cancelled"), "resumed")
-            self._set(s, run_id, status="queued", queued_at=utcnow(), resume_checkpoint=checkpoint,
+            self._set(s, run_id, status="queued", queued_at=self._clock(), resume_checkpoint=checkpoint,
                       cancel_requested=False, finished_at=None, duration_s=None, worker_id=None,
                       heartbeat_at=None, error=None, traceback=None)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from testsupport import REPO, SHARED_SUBSET, write_cifar_folder  # noqa: F401  (re-exported)
+from support.data import write_cifar_folder
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_env(tmp_path_factory: pytest.TempPathFactory,
+                 monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test touches the network, the user's run store or their app folder."""
     home = tmp_path_factory.mktemp("cifar-tui-home")
     monkeypatch.setenv("CIFAR_TUI_OFFLINE", "1")

@@ -1,6 +1,18 @@
-import sys
-from pathlib import Path
+"""Fixtures for the tests that run the real CLI and workers as processes."""
 
-sys.path.insert(0, str(Path(__file__).parent))  # e2e_helpers
+from __future__ import annotations
 
-from e2e_helpers import procs  # noqa: E402,F401  (fixture)
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from support.e2e import kill_worker
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen]]:
+    """Workers a test started; whatever is left running is killed, even when it fails."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        kill_worker(proc)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import torch
-from e2e_helpers import REPO, TINY, cli, start_worker, wait_for
+from support.e2e import REPO, TINY, cli, start_worker, wait_for
 
 from engine.config import config_from_preset
 from engine.events import RunFailed

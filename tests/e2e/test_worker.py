@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from e2e_helpers import TINY, cli, start_worker, training_children, wait_for
+from support.e2e import TINY, cli, start_worker, training_children, wait_for
 
 from storage import RunStore
 

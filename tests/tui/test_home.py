@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from support.tui_seed import settle, table_ids
 from textual.widgets import Input, Select, Static
-from tui_seed import settle, table_ids
 
 from engine.config import config_from_preset
 from engine.events import StepMetrics

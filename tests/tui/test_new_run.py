@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from support.tui_seed import settle, table_ids
 from textual.widgets import Input, Select, Static
-from tui_seed import settle, table_ids
 
 from storage.records import RunFilter
 from tui.screens.home import HomeScreen

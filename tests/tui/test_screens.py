@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
+from support.tui_seed import settle, table_ids
 from textual.widgets import DataTable, Input, Static
-from tui_seed import settle, table_ids
 
 from engine.events import EpochMetrics, StepMetrics
 from tui.screens.compare import CompareScreen

@@ -7,7 +7,7 @@ the SVGs in __snapshots__/ before committing them.
 from __future__ import annotations
 
 import pytest
-from tui_seed import settle, table_ids
+from support.tui_seed import settle, table_ids
 
 from tui.widgets.run_table import RunTable
 

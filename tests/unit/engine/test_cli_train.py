@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from testsupport import REPO, SHARED_SUBSET, write_cifar_folder
+from support.data import REPO, SHARED_SUBSET, write_cifar_folder
 
 from cli.main import main
 

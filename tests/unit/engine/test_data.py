@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from testsupport import write_cifar_folder
+from support.data import write_cifar_folder
 
 from engine.config import RunConfig
 from engine.data import DataError, ensure_cifar10, load_batch, load_splits

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from testsupport import write_cifar_folder
+from support.data import write_cifar_folder
 
 from engine.config import RunConfig
 from engine.data import DeviceBatches, load_splits

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms as T
 from PIL import Image
-from testsupport import SHARED_SUBSET
+from support.data import SHARED_SUBSET
 
 from engine.data import MEAN, STD, normalize, random_crop_flip
 from engine.models import build_model

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision.transforms as T
 from PIL import Image
-from testsupport import write_cifar_folder
+from support.data import write_cifar_folder
 
 import engine.train as engine_train
 from engine.config import config_from_preset

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from testsupport import REPO, write_cifar_folder
+from support.data import REPO, write_cifar_folder
 
 # Run the script with the app's other dependencies made unimportable, as on a bare GPU box.
 BARE_MACHINE = """

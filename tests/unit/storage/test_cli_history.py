@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from store_helpers import cfg, completed_run
+from support.store import cfg, completed_run
 
 from cli.main import main
 from storage import RunStore

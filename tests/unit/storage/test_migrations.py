@@ -94,12 +94,15 @@ def test_sqlite_store_uses_wal_and_enforces_foreign_keys(db_path: Path) -> None:
     store.close()
 
 
-def test_url_resolution_prefers_argument_then_env_then_user_folder(tmp_path, monkeypatch) -> None:
+def test_url_resolution_prefers_argument_then_env_then_app_home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CIFAR_TUI_DB", "postgresql://u@h/db")
     assert resolve_url(str(tmp_path / "a.db")) == f"sqlite:///{tmp_path / 'a.db'}"
     assert resolve_url("sqlite:///x.db") == "sqlite:///x.db"
     assert resolve_url() == "postgresql://u@h/db"
     monkeypatch.delenv("CIFAR_TUI_DB")
+    monkeypatch.setenv("CIFAR_TUI_HOME", str(tmp_path / "home"))
+    assert resolve_url() == f"sqlite:///{tmp_path / 'home' / 'runs.db'}"
+    monkeypatch.delenv("CIFAR_TUI_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("HOME", str(tmp_path))
     default = resolve_url()

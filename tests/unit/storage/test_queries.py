@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from store_helpers import cfg, completed_run, epoch
+from support.store import cfg, completed_run, epoch
 
 from storage import BadFilter, RunFilter, RunNotFound, RunStore
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from datetime import timezone
+from datetime import timedelta, timezone
 
 import pytest
-from store_helpers import cfg, completed_run, epoch, finished
+from support.clock import T0, FixedTime
+from support.store import cfg, completed_run, epoch, finished
 
 from engine.config import ConfigError
 from engine.events import RunStarted, StepMetrics
@@ -19,14 +19,15 @@ def steps(start: int, stop: int, loss: float = 1.0, epoch_no: int = 1) -> list[S
 
 
 def test_create_run_queues_it_with_readable_name_and_key_columns(store: RunStore) -> None:
-    run_id = store.create_run(cfg(max_lr=0.02, batch_size=256), tags=["baseline", "baseline", " "])
+    run_id = store.create_run(cfg(max_lr=0.02, batch_size=256),
+                              tags=["baseline", "baseline", " "])
     run = store.get_run(run_id)
     assert run.status == "queued"
     assert run.name == f"resnet9-{run_id:04d}"
     assert (run.max_lr, run.batch_size, run.model, run.optimizer) == (0.02, 256, "resnet9", "adam")
     assert run.config["max_lr"] == 0.02
     assert run.tags == ("baseline",)
-    assert run.created_at.tzinfo == timezone.utc
+    assert run.created_at == T0 and run.created_at.tzinfo == timezone.utc
 
 
 def test_create_run_keeps_a_given_name_and_refuses_a_bad_config(store: RunStore) -> None:
@@ -46,13 +47,14 @@ def test_claim_takes_oldest_queued_run_once(store: RunStore) -> None:
     assert run.started_at is not None and run.heartbeat_at is not None
 
 
-def test_heartbeat_renews_lease_and_reports_cancel_or_lost_ownership(store: RunStore) -> None:
+def test_heartbeat_renews_lease_and_reports_cancel_or_lost_ownership(
+        store: RunStore, clock: FixedTime) -> None:
     run_id = store.create_run(cfg())
     store.claim_next_run("w1")
-    before = store.get_run(run_id).heartbeat_at
-    time.sleep(0.01)
+    assert store.get_run(run_id).heartbeat_at == T0
+    clock.advance(5)
     assert store.heartbeat(run_id, "w1") is False
-    assert store.get_run(run_id).heartbeat_at > before
+    assert store.get_run(run_id).heartbeat_at == T0 + timedelta(seconds=5)
     assert store.heartbeat(run_id, "someone-else") is True
     assert store.request_cancel(run_id) == "cancelling"
     assert store.cancel_requested(run_id) is True
@@ -100,14 +102,20 @@ def test_record_epoch_upserts_and_derives_best_and_final(store: RunStore) -> Non
     assert store.get_epochs(run_id) == run.epoch_rows
 
 
-def test_finish_run_fills_results_and_duration(store: RunStore) -> None:
-    run_id = completed_run(store, [0.6, 0.7])
+def test_finish_run_fills_results_and_duration(store: RunStore, clock: FixedTime) -> None:
+    run_id = store.create_run(cfg())
+    store.claim_next_run("w")
+    for n, acc in ((1, 0.6), (2, 0.7)):
+        store.record_epoch(run_id, epoch(n, acc))
+    clock.advance(90)
+    store.finish_run(run_id, finished())
     store.set_checkpoint(run_id, "best", "/ck/best.pt")
     run = store.get_run(run_id)
     assert run.status == "completed"
     assert (run.best_val_acc, run.test_acc, run.test_loss) == (0.7, 0.9, 0.3)
     assert run.class_names[0] == "c0" and len(run.confusion) == 10
-    assert run.finished_at >= run.started_at and run.duration_s >= 0
+    assert (run.started_at, run.finished_at, run.duration_s) == (
+        T0, T0 + timedelta(seconds=90), 90.0)
     assert run.checkpoints == {"best": "/ck/best.pt"}
     with pytest.raises(ValueError):
         store.set_checkpoint(run_id, "middle", "/x")
@@ -145,25 +153,29 @@ def test_cancel_keeps_metrics_so_far(store: RunStore) -> None:
     assert len(store.get_steps(run_id)) == 10 and len(store.get_run(run_id).epoch_rows) == 1
 
 
-def test_stale_running_runs_are_interrupted_but_not_the_callers_own(store: RunStore) -> None:
+def test_stale_running_runs_are_interrupted_but_not_the_callers_own(
+        store: RunStore, clock: FixedTime) -> None:
     mine, theirs = store.create_run(cfg()), store.create_run(cfg())
     store.claim_next_run("me")
     store.claim_next_run("dead")
-    time.sleep(0.05)
-    assert store.interrupt_stale_runs(0.01, exclude_worker="me") == [theirs]
+    clock.advance(45)
+    assert store.interrupt_stale_runs(60.0) == []  # not silent for long enough yet
+    assert store.interrupt_stale_runs(30.0, exclude_worker="me") == [theirs]
     run = store.get_run(theirs)
-    assert run.status == "interrupted" and "dead" in run.error
+    assert run.status == "interrupted" and "dead" in run.error and "(45 s ago)" in run.error
     assert store.get_run(mine).status == "running"
-    assert store.interrupt_stale_runs(60.0) == []
     assert store.running_runs() == [(mine, "me")]
 
 
-def test_requeue_for_resume_keeps_history_and_sets_checkpoint(store: RunStore) -> None:
+def test_requeue_for_resume_keeps_history_and_sets_checkpoint(
+        store: RunStore, clock: FixedTime) -> None:
     run_id = store.create_run(cfg())
     store.claim_next_run("w")
     store.record_epoch(run_id, epoch(1, 0.4))
     store.mark_interrupted(run_id, "worker stopped")
-    store.create_run(cfg())  # queued later, but the requeued run goes behind it
+    clock.advance(1)
+    store.create_run(cfg())  # queued before the requeue, so the requeued run goes behind it
+    clock.advance(1)
     store.requeue_for_resume(run_id, "/ck/last.pt")
     run = store.get_run(run_id)
     assert (run.status, run.resume_checkpoint, run.error) == ("queued", "/ck/last.pt", None)

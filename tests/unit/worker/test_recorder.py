@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store_helpers import cfg, epoch, finished
+from support.store import cfg, epoch, finished
 
 from engine.events import CheckpointSaved, RunFailed, StepMetrics
 from storage import RunStore

@@ -1,8 +1,4 @@
-"""Helpers shared by test modules (import as `from testsupport import ...`).
-
-Kept out of conftest.py: several conftest modules exist, and `from conftest import`
-resolves to whichever was imported first when the whole suite runs.
-"""
+"""The repository's paths, and tiny CIFAR-10 folders in the official python format."""
 
 from __future__ import annotations
 
@@ -11,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED_SUBSET = REPO.parent / "shared" / "data" / "cifar-10-subset"
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def write_cifar_folder(root: Path, n_train_per_batch: int = 40, n_test: int = 40, n_batches: int = 2,
-                       separable: bool = True, seed: int = 0, with_test: bool = True) -> Path:
+def write_cifar_folder(root: Path, n_train_per_batch: int = 40, n_test: int = 40,
+                       n_batches: int = 2, separable: bool = True, seed: int = 0,
+                       with_test: bool = True) -> Path:
     """Write tiny CIFAR-10 files in the official python format; return the folder holding them.
 
     With ``separable`` each class is a distinct solid colour plus noise, so a tiny
@@ -38,11 +36,12 @@ def write_cifar_folder(root: Path, n_train_per_batch: int = 40, n_test: int = 40
 
     for i in range(1, n_batches + 1):
         with open(folder / f"data_batch_{i}", "wb") as fh:
-            pickle.dump(batch(n_train_per_batch, f"training batch {i} of {n_batches}"), fh, protocol=2)
+            label = f"training batch {i} of {n_batches}"
+            pickle.dump(batch(n_train_per_batch, label), fh, protocol=2)
     if with_test:
         with open(folder / "test_batch", "wb") as fh:
             pickle.dump(batch(n_test, "testing batch 1 of 1"), fh, protocol=2)
-    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    meta = {"label_names": CLASSES, "num_cases_per_batch": n_train_per_batch, "num_vis": 3072}
     with open(folder / "batches.meta", "wb") as fh:
-        pickle.dump({"label_names": names, "num_cases_per_batch": n_train_per_batch, "num_vis": 3072}, fh, protocol=2)
+        pickle.dump(meta, fh, protocol=2)
     return root

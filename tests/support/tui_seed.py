@@ -1,36 +1,34 @@
 """Seed real SQLite stores for the TUI tests, with fixed timestamps.
 
-The store stamps times with ``storage.runs.utcnow``; ``FixedTime`` replaces that
-clock (not the store) so created/started/finished times are the same every run.
+The store is opened with a ``FixedTime`` clock, so created/started/finished times
+are the same every run; the app gets ``NOW`` as its own clock.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from engine.config import config_from_preset
 from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
 from storage.runs import RunStore
+from support.clock import T0, FixedTime
+from support.data import CLASSES
 from tui.format import planned_lr
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 NOW = T0 + timedelta(hours=3)  # the app's fixed clock in snapshots
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 STEPS_PER_EPOCH = 20
 
 
-class FixedTime:
-    """A settable stand-in for the store's clock."""
+class WorkerStarts:
+    """Stands in for launching `cifar-tui worker`: records the calls, spawns nothing."""
 
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
+    def __init__(self) -> None:
+        self.calls: list[str] = []
 
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, minutes: float) -> None:
-        self.now = T0 + timedelta(minutes=minutes)
+    def __call__(self, db_url: str) -> int:
+        self.calls.append(db_url)
+        return 4242
 
 
 def started(run_id: int, store: RunStore, config: dict, device: str = "cuda:0") -> None:
@@ -42,12 +40,13 @@ def started(run_id: int, store: RunStore, config: dict, device: str = "cuda:0") 
     ))
 
 
-def train_epochs(store: RunStore, run_id: int, epochs: int, lr_scale: float = 1.0, acc_cap: float = 0.9,
-                 partial_steps: int = 0) -> None:
-    """Record ``epochs`` whole epochs (steps and epoch metrics), then ``partial_steps`` more steps."""
+def train_epochs(store: RunStore, run_id: int, epochs: int, lr_scale: float = 1.0,
+                 acc_cap: float = 0.9, partial_steps: int = 0) -> None:
+    """Record ``epochs`` whole epochs (steps and epoch metrics), then ``partial_steps`` more."""
     config = store.get_run(run_id).config
     total = config["epochs"] * STEPS_PER_EPOCH
-    _, plan = planned_lr(config["schedule"], config["max_lr"], config["pct_start"], total, points=total)
+    _, plan = planned_lr(config["schedule"], config["max_lr"], config["pct_start"], total,
+                         points=total)
     step = 0
     for epoch in range(1, epochs + 1):
         rows = []
@@ -59,16 +58,18 @@ def train_epochs(store: RunStore, run_id: int, epochs: int, lr_scale: float = 1.
         store.append_steps(run_id, rows)
         acc = acc_cap * (1 - math.exp(-epoch / 2))
         store.record_epoch(run_id, EpochMetrics(
-            epoch=epoch, train_loss=1.5 / epoch, train_acc=acc - 0.02, val_loss=1.4 / epoch + 0.2, val_acc=acc,
-            lr=0.01 * lr_scale, seconds=12.0, images_per_s=5200.0, step=step, time=0.0,
+            epoch=epoch, train_loss=1.5 / epoch, train_acc=acc - 0.02, val_loss=1.4 / epoch + 0.2,
+            val_acc=acc, lr=0.01 * lr_scale, seconds=12.0, images_per_s=5200.0, step=step, time=0.0,
         ))
-    extra = [StepMetrics(step=step + i, epoch=epochs + 1, loss=0.5, lr=plan[step + i - 1], images_per_s=5100.0, time=0.0)
+    extra = [StepMetrics(step=step + i, epoch=epochs + 1, loss=0.5, lr=plan[step + i - 1],
+                         images_per_s=5100.0, time=0.0)
              for i in range(1, partial_steps + 1)]
     store.append_steps(run_id, extra)
 
 
 def finished(store: RunStore, run_id: int, test_acc: float, final_val_acc: float) -> None:
-    confusion = [[80 if i == j else (12 if (i, j) in ((3, 5), (5, 3)) else 1) for j in range(10)] for i in range(10)]
+    confusion = [[80 if i == j else (12 if (i, j) in ((3, 5), (5, 3)) else 1) for j in range(10)]
+                 for i in range(10)]
     store.finish_run(run_id, RunFinished(
         best_val_acc=None, final_val_acc=final_val_acc, test_loss=0.41, test_acc=test_acc,
         per_class_acc=[0.95, 0.97, 0.84, 0.71, 0.9, 0.78, 0.93, 0.94, 0.96, 0.95],
@@ -106,7 +107,8 @@ def seed_history(store: RunStore, clock: FixedTime) -> dict[str, int]:
     claimed = store.claim_next_run("w1", "cuda:0", "gpu-box")
     assert claimed is not None and claimed.run_id == ids["broken"]
     store.fail_run(claimed.run_id, "CUDA out of memory. Tried to allocate 2.00 GiB",
-                   "Traceback (most recent call last):\n  File \"engine/train.py\", line 260, in train\n"
+                   "Traceback (most recent call last):\n"
+                   "  File \"engine/train.py\", line 260, in train\n"
                    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
     clock.at(170)
     claimed = store.claim_next_run("w1", "cuda:0", "gpu-box")

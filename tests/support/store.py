@@ -1,10 +1,16 @@
-"""Builders for storage tests: configs, epochs, results and completed runs."""
+"""Builders for store tests: configs, epochs, results and completed runs; PostgreSQL reset."""
 
 from __future__ import annotations
+
+import os
 
 from engine.config import RunConfig, config_from_preset
 from engine.events import EpochMetrics, RunFinished
 from storage import RunStore
+
+# Set (e.g. postgresql+psycopg2://ct:ct@127.0.0.1/cifartui_test) to run the store tests on
+# PostgreSQL as well; `.ci/run` starts one when it can.
+PG_URL = os.environ.get("CIFAR_TUI_TEST_PG_URL")
 
 
 def cfg(**overrides) -> RunConfig:
@@ -12,8 +18,8 @@ def cfg(**overrides) -> RunConfig:
 
 
 def epoch(n: int, val_acc: float | None) -> EpochMetrics:
-    return EpochMetrics(epoch=n, train_loss=1.0 / n, train_acc=0.5, val_loss=0.9, val_acc=val_acc,
-                        lr=0.01, seconds=2.0, images_per_s=5000.0)
+    return EpochMetrics(epoch=n, train_loss=1.0 / n, train_acc=0.5, val_loss=0.9,
+                        val_acc=val_acc, lr=0.01, seconds=2.0, images_per_s=5000.0)
 
 
 def finished(best: float | None = None, test_acc: float = 0.9) -> RunFinished:
@@ -32,3 +38,16 @@ def completed_run(store: RunStore, val_accs: list[float], **overrides) -> int:
         store.record_epoch(run_id, epoch(i, acc))
     store.finish_run(run_id, finished())
     return run_id
+
+
+def empty_postgres(url: str) -> None:
+    """Drop everything a previous test left, so each test starts from an empty database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()

@@ -1,12 +1,61 @@
-"""Process entry points for the multi-process tests (spawned, so importable by name)."""
+"""Spawned store processes: entry points importable by name, and a group that ends them.
+
+Each entry point waits on ``start`` so all begin at once, and puts one result tuple
+on ``results``, ending in a formatted traceback or None.
+"""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 import traceback
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any
 
 from engine.config import config_from_preset
 from engine.events import StepMetrics
+
+CTX = mp.get_context("spawn")
+
+
+class ChildGroup:
+    """Children that start together; ``close`` ends any still running, even after a
+    failed assertion, so a broken test never leaves processes holding the database."""
+
+    def __init__(self) -> None:
+        self.start_event = CTX.Event()
+        self.results = CTX.Queue()
+        self.procs: list[BaseProcess] = []
+
+    def add(self, target: Callable[..., None], *args: Any) -> None:
+        """Start a child running ``target(*args, start, results)``; it waits for ``go``."""
+        proc = CTX.Process(target=target, args=(*args, self.start_event, self.results))
+        self.procs.append(proc)
+        proc.start()
+
+    def go(self, timeout: float) -> list[tuple]:
+        """Release every child at once; their results, one per child."""
+        self.start_event.set()
+        out = [self.results.get(timeout=timeout) for _ in self.procs]
+        for proc in self.procs:
+            proc.join(timeout=30)
+        return out
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+
+    def __enter__(self) -> ChildGroup:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def open_store(url: str, start, results) -> None:
@@ -44,7 +93,8 @@ def write_steps(url: str, run_id: int, batches: int, batch: int, start, results)
             start.wait()
             for b in range(batches):
                 store.append_steps(run_id, [
-                    StepMetrics(step=b * batch + i, epoch=b, loss=1.0, lr=0.1, images_per_s=1.0)
+                    StepMetrics(step=b * batch + i, epoch=b, loss=1.0, lr=0.1,
+                                images_per_s=1.0)
                     for i in range(batch)])
                 store.heartbeat(run_id, "writer")
         results.put(("writer", batches * batch, None))

@@ -10,30 +10,30 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from support.data import REPO
 
 # A run that trains in about a second on the CPU: synthetic data, a 1/8-width ResNet9.
-TINY = ["--dataset", "synthetic", "--limit-train", "64", "--width-mult", "0.125", "--batch-size", "16",
-        "--device", "cpu", "--log-every", "1"]
+TINY = ["--dataset", "synthetic", "--limit-train", "64", "--width-mult", "0.125",
+        "--batch-size", "16", "--device", "cpu", "--log-every", "1"]
 
 
 def cli(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "cifar_tui", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, env=os.environ.copy())
+    proc = subprocess.run([sys.executable, "-m", "cifar_tui", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
     if check and proc.returncode != 0:
-        raise AssertionError(f"cifar-tui {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(f"cifar-tui {' '.join(args)} exited {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
     return proc
 
 
 def start_worker(*args: str, log: Path) -> subprocess.Popen:
-    fh = open(log, "ab")
-    return subprocess.Popen([sys.executable, "-m", "cifar_tui", "worker", *args], cwd=REPO, stdout=fh,
-                            stderr=subprocess.STDOUT, env=os.environ.copy())
+    with open(log, "ab") as fh:  # the worker keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "cifar_tui", "worker", *args], cwd=REPO,
+                                stdout=fh, stderr=subprocess.STDOUT, env=os.environ.copy())
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60, what: str = "condition") -> object:
+def wait_for(predicate: Callable[[], object], timeout: float = 60,
+             what: str = "condition") -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -60,17 +60,14 @@ def training_children(worker_pid: int) -> list[int]:
     return found
 
 
-@pytest.fixture
-def procs():
-    """Kill whatever a test left running, even when it fails."""
-    started: list[subprocess.Popen] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            for child in training_children(proc.pid):
-                try:
-                    os.kill(child, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            proc.kill()
-            proc.wait(timeout=10)
+def kill_worker(proc: subprocess.Popen) -> None:
+    """SIGKILL a worker still running, and its training children first (they outlive it)."""
+    if proc.poll() is not None:
+        return
+    for child in training_children(proc.pid):
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.kill()
+    proc.wait(timeout=10)
