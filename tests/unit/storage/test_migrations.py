@@ -26,8 +26,9 @@ def _db_at_0001(path: Path) -> None:
     engine.dispose()
     with sqlite3.connect(path) as db:
         db.execute(
-            "INSERT INTO runs (id, name, status, config, model, dataset, epochs, batch_size, max_lr,"
-            " weight_decay, grad_clip, optimizer, width_mult, created_at, queued_at, best_val_acc)"
+            "INSERT INTO runs (id, name, status, config, model, dataset, epochs, batch_size,"
+            " max_lr, weight_decay, grad_clip, optimizer, width_mult, created_at, queued_at,"
+            " best_val_acc)"
             " VALUES (7, 'old-run', 'completed', ?, 'resnet9', 'cifar10', 8, 400, 0.01, 0.0001,"
             " 0.1, 'adam', 1.0, '2024-01-02 03:04:05.000000', '2024-01-02 03:04:05.000000', 0.91)",
             (json.dumps({"model": "resnet9", "epochs": 8}),),
@@ -47,7 +48,8 @@ def test_opening_a_0001_database_upgrades_it_and_keeps_its_data(tmp_path: Path) 
         assert (run.cancel_requested, run.class_names, run.resume_checkpoint) == (False, None, None)
         assert store.create_run(RunConfig()) == 8
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
+        version = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    assert version == head_revision()
 
 
 def test_migrations_build_exactly_the_orm_schema(tmp_path: Path) -> None:

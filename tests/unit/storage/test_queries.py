@@ -24,9 +24,10 @@ def history(store: RunStore) -> dict[str, int]:
 
 def test_list_sorts_by_best_val_acc_with_empty_values_last(store: RunStore, history) -> None:
     desc = store.list_runs(sort="best_val_acc")
-    assert [r.id for r in desc] == [history["high"], history["mid"], history["low"], history["queued"]]
+    order = [history[k] for k in ("high", "mid", "low")]
+    assert [r.id for r in desc] == [*order, history["queued"]]
     asc = store.list_runs(sort="best_val_acc", descending=False)
-    assert [r.id for r in asc] == [history["low"], history["mid"], history["high"], history["queued"]]
+    assert [r.id for r in asc] == [*reversed(order), history["queued"]]
 
 
 def test_list_filters_by_status_model_tag_and_text(store: RunStore, history) -> None:

@@ -65,9 +65,10 @@ def test_record_start_stores_environment(store: RunStore) -> None:
     run_id = store.create_run(cfg())
     store.claim_next_run("w")
     store.record_start(run_id, RunStarted(config={}, device="cuda:0", host="gpu1",
-                                          torch_version="2.5.0", num_params=6_500_000, num_train=100,
-                                          num_val=10, num_test=10, steps_per_epoch=125,
-                                          total_steps=1000), git_commit="abc123")
+                                          torch_version="2.5.0", num_params=6_500_000,
+                                          num_train=100, num_val=10, num_test=10,
+                                          steps_per_epoch=125, total_steps=1000),
+                       git_commit="abc123")
     run = store.get_run(run_id)
     assert (run.device, run.host, run.torch_version) == ("cuda:0", "gpu1", "2.5.0")
     assert (run.num_params, run.total_steps, run.steps_per_epoch, run.git_commit) == (
@@ -227,7 +228,7 @@ def test_resolve_run_by_id_or_unique_name(store: RunStore) -> None:
     a = store.create_run(cfg(), name="alpha")
     store.create_run(cfg(), name="twin")
     store.create_run(cfg(), name="twin")
-    assert store.resolve_run(str(a)) == a == store.resolve_run(f"#{a}") == store.resolve_run("alpha")
+    assert [store.resolve_run(ref) for ref in (str(a), f"#{a}", "alpha")] == [a, a, a]
     with pytest.raises(RunNotFound):
         store.resolve_run("nope")
     with pytest.raises(RunNotFound):
