@@ -60,7 +60,8 @@ TARGET_ACC = 0.94
 # -- data ---------------------------------------------------------------------
 
 def write_synthetic_cifar(root: Path, n_train: int, n_test: int, seed: int = 0) -> Path:
-    """Class-tinted random uint8 images in the official python format (the engine's loader reads them)."""
+    """Class-tinted random uint8 images in the official python format (the engine's loader
+    reads them)."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,8 +86,9 @@ def plain_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int, train: bool,
                  pin: bool, persistent: bool = False) -> DataLoader:
     """The classic pipeline: PIL images through torchvision transforms in DataLoader workers."""
     transform = classic_transform() if train else T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)])
-    return DataLoader(PilCifar(x.numpy(), y.numpy(), transform), batch_size=batch_size, shuffle=train,
-                      num_workers=workers, pin_memory=pin, persistent_workers=persistent and workers > 0)
+    return DataLoader(PilCifar(x.numpy(), y.numpy(), transform), batch_size=batch_size,
+                      shuffle=train, num_workers=workers, pin_memory=pin,
+                      persistent_workers=persistent and workers > 0)
 
 
 # -- the classic loop ---------------------------------------------------------
@@ -107,17 +109,20 @@ def _plain_accuracy(model: torch.nn.Module, loader: DataLoader, device: torch.de
     return correct / max(1, total)
 
 
-def run_plain(config: RunConfig, splits: CifarSplits, device: torch.device, workers: int) -> dict[str, Any]:
+def run_plain(config: RunConfig, splits: CifarSplits, device: torch.device,
+              workers: int) -> dict[str, Any]:
     """The notebook loop: fp32, NCHW, Adam + OneCycleLR stepped per batch, clip_grad_value_."""
     torch.manual_seed(config.seed)
     pin = device.type == "cuda"
     train_dl = plain_loader(splits.train_x, splits.train_y, config.batch_size, True, workers, pin)
     val_dl = (plain_loader(splits.val_x, splits.val_y, 512, False, workers, pin)
               if len(splits.val_x) else None)
-    model = build_model(config.model, config.width_mult, num_classes=len(splits.class_names)).to(device)
+    model = build_model(config.model, config.width_mult,
+                        num_classes=len(splits.class_names)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.max_lr, epochs=config.epochs,
-                                                steps_per_epoch=len(train_dl), pct_start=config.pct_start)
+                                                steps_per_epoch=len(train_dl),
+                                                pct_start=config.pct_start)
     epoch_seconds, val_accs = [], []
     for _ in range(config.epochs):
         model.train()
@@ -140,8 +145,8 @@ def run_plain(config: RunConfig, splits: CifarSplits, device: torch.device, work
         val_accs.append(_plain_accuracy(model, val_dl, device) if val_dl is not None else None)
     test_acc = None
     if splits.test_x is not None:
-        test_acc = _plain_accuracy(model, plain_loader(splits.test_x, splits.test_y, 512, False, workers, pin),
-                                   device)
+        test_dl = plain_loader(splits.test_x, splits.test_y, 512, False, workers, pin)
+        test_acc = _plain_accuracy(model, test_dl, device)
     return {"epoch_seconds": epoch_seconds, "val_acc": val_accs, "test_acc": test_acc,
             "compile_seconds": 0.0, "num_train": len(splits.train_x)}
 
@@ -153,7 +158,8 @@ def run_engine(config: RunConfig) -> dict[str, Any]:
     events: list[TrainingEvent] = []
     final = train(config, events.append)
     if isinstance(final, RunFailed):
-        raise SystemExit(f"{config.preset}: the engine run failed: {final.reason}\n{final.traceback}")
+        raise SystemExit(f"{config.preset}: the engine run failed: "
+                         f"{final.reason}\n{final.traceback}")
     started = next(e for e in events if isinstance(e, RunStarted))
     epochs = [e for e in events if isinstance(e, EpochMetrics)]
     assert isinstance(final, RunFinished)
@@ -198,7 +204,8 @@ class BackendFlags:
 
 def bench_augmentation(x: torch.Tensor, y: torch.Tensor, device: torch.device, workers: int,
                        batch_size: int, repeats: int) -> dict[str, Any]:
-    """Augmented images/s: engine normalize + random_crop_flip on uint8 tensors vs PIL + DataLoader."""
+    """Augmented images/s: engine normalize + random_crop_flip on uint8 tensors vs
+    PIL + DataLoader."""
     xd = x.to(device)
     gen = torch.Generator(device=device).manual_seed(0)
     if device.type == "cpu":
@@ -232,10 +239,12 @@ def bench_augmentation(x: torch.Tensor, y: torch.Tensor, device: torch.device, w
 # -- host-sync audit (CUDA only) --------------------------------------------------
 
 def count_syncs_per_step(config: RunConfig, steps: tuple[int, int] = (8, 24)) -> float:
-    """Synchronising CUDA calls per training step, from two short runs (epoch-end reads cancel out)."""
+    """Synchronising CUDA calls per training step, from two short runs (epoch-end reads
+    cancel out)."""
     counts = []
     for n in steps:
-        short = config.replace(epochs=1, limit_train=n * config.batch_size, log_every=10_000, compile=False)
+        short = config.replace(epochs=1, limit_train=n * config.batch_size, log_every=10_000,
+                               compile=False)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
@@ -254,7 +263,8 @@ def _fmt_acc(value: float | None) -> str:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"device: {report['device_name']} | torch {report['torch']} | torchvision {report['torchvision']}")
+    print(f"device: {report['device_name']} | torch {report['torch']} | "
+          f"torchvision {report['torchvision']}")
     if "training" in report:
         t = report["training"]
         print(f"data: {t['data']} | train images {t['num_train']} | width x{t['width_mult']:g} | "
@@ -263,7 +273,8 @@ def print_report(report: dict[str, Any]) -> None:
               f"{'val acc':>9}{'test acc':>10}{'plain/run':>11}{'compile s':>11}")
         for name, r in t["runs"].items():
             ratio = t["ratios"].get(name)
-            print(f"{name:<7}{len(r['epoch_seconds']):>7}{r['epoch_seconds'][0]:>13.2f}{r['per_epoch']:>10.2f}"
+            print(f"{name:<7}{len(r['epoch_seconds']):>7}{r['epoch_seconds'][0]:>13.2f}"
+                  f"{r['per_epoch']:>10.2f}"
                   f"{r['num_train'] / r['per_epoch']:>11.0f}{_fmt_acc(r['val_acc'][-1]):>9}"
                   f"{_fmt_acc(r['test_acc']):>10}{'' if ratio is None else f'{ratio:.2f}x':>11}"
                   f"{r['compile_seconds']:>11.1f}")
@@ -278,29 +289,37 @@ def print_report(report: dict[str, Any]) -> None:
         a = report["augmentation"]
         for name in ("engine", "plain"):
             rates = ", ".join(f"{r:,.0f}" for r in a[name])
-            print(f"augmentation {name:<6}: {statistics.median(a[name]):>11,.0f} images/s  (runs: {rates})")
-        print(f"augmentation engine/plain: {a['ratio']:.1f}x  ({a['images']} images, batch {a['batch_size']}, "
-              f"{a['workers']} DataLoader workers, target >= 10x)")
+            print(f"augmentation {name:<6}: {statistics.median(a[name]):>11,.0f} images/s  "
+                  f"(runs: {rates})")
+        print(f"augmentation engine/plain: {a['ratio']:.1f}x  ({a['images']} images, "
+              f"batch {a['batch_size']}, {a['workers']} DataLoader workers, target >= 10x)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", help="real CIFAR-10 (a folder holding cifar-10-batches-py); else synthetic")
+    p.add_argument("--data-dir",
+                   help="real CIFAR-10 (a folder holding cifar-10-batches-py); else synthetic")
     p.add_argument("--epochs", type=int, help="epochs for every run (default: each preset's own)")
-    p.add_argument("--presets", default="seed,fast", help="engine presets to time (comma-separated)")
+    p.add_argument("--presets", default="seed,fast",
+                   help="engine presets to time (comma-separated)")
     p.add_argument("--no-plain", action="store_true", help="skip the classic loop")
-    p.add_argument("--compile", action="store_true", help="torch.compile the engine runs (time reported apart)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the engine runs (time reported apart)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--width-mult", type=float, default=1.0)
-    p.add_argument("--max-images", type=int, help="cap the training images (and synthetic test images)")
+    p.add_argument("--max-images", type=int,
+                   help="cap the training images (and synthetic test images)")
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
                    help="DataLoader workers for the classic loop")
     p.add_argument("--aug-only", action="store_true", help="only the augmentation throughput")
     p.add_argument("--aug", action="store_true", help="also time the augmentation throughput")
     p.add_argument("--aug-images", type=int, default=10_000)
-    p.add_argument("--repeats", type=int, default=3, help="timed passes for the augmentation figure")
-    p.add_argument("--sync-check", action="store_true", help="count host syncs per step (CUDA only)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads in this process (CPU figures)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="timed passes for the augmentation figure")
+    p.add_argument("--sync-check", action="store_true",
+                   help="count host syncs per step (CUDA only)")
+    p.add_argument("--threads", type=int,
+                   help="torch intra-op threads in this process (CPU figures)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return p.parse_args(argv)
 
@@ -313,7 +332,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     report: dict[str, Any] = {
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
-        else f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads",
+        else f"{platform.machine()} CPU, {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} torch threads",
         "torch": torch.__version__, "torchvision": torchvision.__version__,
     }
     with tempfile.TemporaryDirectory(prefix="gpu-bench-") as tmp:
@@ -321,19 +341,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             data_dir, data = args.data_dir, "CIFAR-10"
         else:
             cap = args.max_images or (args.aug_images if args.aug_only else None)
-            # full size is 50,000 + 10,000; a cap is on the training split, so write a val share more
+            # full size is 50,000 + 10,000; a cap is on the training split: write a val share more
             n_train = 50_000 if cap is None else min(50_000, -(-cap * 10 // 9) + 1)
             n_test = 10_000 if cap is None else min(10_000, max(100, n_train // 5))
             data_dir = str(write_synthetic_cifar(Path(tmp), n_train, n_test))
             data = f"synthetic ({n_train} images + {n_test} test)"
-        base = dict(data_dir=data_dir, dataset="cifar10", device=args.device, width_mult=args.width_mult,
-                    limit_train=args.max_images, compile=args.compile, log_every=50)
+        base = dict(data_dir=data_dir, dataset="cifar10", device=args.device,
+                    width_mult=args.width_mult, limit_train=args.max_images,
+                    compile=args.compile, log_every=50)
         seed_config = config_from_preset("seed", **base, epochs=args.epochs)
         splits = load_splits(seed_config)
         if args.aug or args.aug_only:
             n = min(args.aug_images, len(splits.train_x))
-            report["augmentation"] = bench_augmentation(splits.train_x[:n], splits.train_y[:n], device,
-                                                        args.workers, 512, args.repeats)
+            report["augmentation"] = bench_augmentation(splits.train_x[:n], splits.train_y[:n],
+                                                        device, args.workers, 512, args.repeats)
         if not args.aug_only:
             flags = BackendFlags()
             runs: dict[str, dict[str, Any]] = {}

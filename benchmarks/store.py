@@ -107,7 +107,8 @@ def main() -> int:
 
         start = time.perf_counter()
         ids = build_history(store, args.runs)
-        print(f"history: {len(ids):,} runs x 30 epochs built in {time.perf_counter() - start:.1f} s")
+        print(f"history: {len(ids):,} runs x 30 epochs built in "
+              f"{time.perf_counter() - start:.1f} s")
         flt = RunFilter(status="completed", model="resnet9")
         page = timed(lambda: store.list_runs(flt, sort="best_val_acc", limit=50))
         count = timed(lambda: store.count_runs(flt))

@@ -93,14 +93,17 @@ def engine_run(config: RunConfig) -> float:
 
 
 def plain_run(x: np.ndarray, y: np.ndarray, config: RunConfig, workers: int) -> float:
-    """Images/s of the classic loop: DataLoader + transforms, Adam, OneCycleLR per batch, clip by value."""
+    """Images/s of the classic loop: DataLoader + transforms, Adam, OneCycleLR per batch,
+    clip by value."""
     torch.manual_seed(config.seed)
     model = build_model("resnet9", config.width_mult)
-    loader = DataLoader(PilCifar(x, y, classic_transform()), batch_size=config.batch_size, shuffle=True,
-                        num_workers=workers, persistent_workers=workers > 0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.max_lr, weight_decay=config.weight_decay)
+    loader = DataLoader(PilCifar(x, y, classic_transform()), batch_size=config.batch_size,
+                        shuffle=True, num_workers=workers, persistent_workers=workers > 0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.max_lr,
+                                 weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, config.max_lr, epochs=config.epochs, steps_per_epoch=len(loader), pct_start=config.pct_start)
+        optimizer, config.max_lr, epochs=config.epochs, steps_per_epoch=len(loader),
+        pct_start=config.pct_start)
     losses = []
     t0 = time.perf_counter()
     for _ in range(config.epochs):
@@ -120,8 +123,8 @@ def plain_run(x: np.ndarray, y: np.ndarray, config: RunConfig, workers: int) -> 
 
 
 def augment_engine(x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
-    batches = DeviceBatches(torch.from_numpy(x), torch.from_numpy(y), batch_size, torch.device("cpu"),
-                            augment=True, shuffle=True, seed=0)
+    batches = DeviceBatches(torch.from_numpy(x), torch.from_numpy(y), batch_size,
+                            torch.device("cpu"), augment=True, shuffle=True, seed=0)
     t0 = time.perf_counter()
     n = sum(len(yb) for _, yb in batches)
     return n / (time.perf_counter() - t0)
@@ -138,42 +141,51 @@ def augment_plain(x: np.ndarray, y: np.ndarray, batch_size: int, workers: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--images", type=int, default=1024, help="training images per side per repeat")
+    parser.add_argument("--images", type=int, default=1024,
+                        help="training images per side per repeat")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--width-mult", type=float, default=1.0)
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the plain side")
-    parser.add_argument("--repeats", type=int, default=2, help="alternating engine/plain runs; medians shown")
-    parser.add_argument("--augment-images", type=int, default=5000, help="images for the augmentation-only timing")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="DataLoader workers for the plain side")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="alternating engine/plain runs; medians shown")
+    parser.add_argument("--augment-images", type=int, default=5000,
+                        help="images for the augmentation-only timing")
     args = parser.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())
     x_all, y_all, source = load_images(args.data_dir, max(args.images, args.augment_images))
     x, y = x_all[: args.images], y_all[: args.images]
     steps = -(-len(x) // args.batch_size) * args.epochs
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, device cpu")
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, device cpu")
     print(f"data: {source}")
-    print(f"model: resnet9 width {args.width_mult:g}; {len(x)} images x {args.epochs} epoch(s), batch "
-          f"{args.batch_size} = {steps} steps per side per repeat; plain DataLoader workers={args.workers}")
+    print(f"model: resnet9 width {args.width_mult:g}; {len(x)} images x {args.epochs} epoch(s), "
+          f"batch {args.batch_size} = {steps} steps per side per repeat; "
+          f"plain DataLoader workers={args.workers}")
 
     with tempfile.TemporaryDirectory() as tmp:
         config = RunConfig(model="resnet9", width_mult=args.width_mult, epochs=args.epochs,
-                           batch_size=args.batch_size, max_lr=0.01, weight_decay=1e-4, grad_clip=0.1,
-                           grad_clip_mode="value", optimizer="adam", augment=True, val_fraction=0.0,
-                           data_dir=str(write_folder(Path(tmp), x, y)), device="cpu", seed=0)
+                           batch_size=args.batch_size, max_lr=0.01, weight_decay=1e-4,
+                           grad_clip=0.1, grad_clip_mode="value", optimizer="adam", augment=True,
+                           val_fraction=0.0, data_dir=str(write_folder(Path(tmp), x, y)),
+                           device="cpu", seed=0)
         engine_ips, plain_ips = [], []
         for r in range(args.repeats):
             engine_ips.append(engine_run(config))
             plain_ips.append(plain_run(x, y, config, args.workers))
-            print(f"  repeat {r + 1}: engine {engine_ips[-1]:.1f} img/s, plain {plain_ips[-1]:.1f} img/s")
+            print(f"  repeat {r + 1}: engine {engine_ips[-1]:.1f} img/s, "
+                  f"plain {plain_ips[-1]:.1f} img/s")
     e, p = statistics.median(engine_ips), statistics.median(plain_ips)
     print(f"training   engine {e:8.1f} img/s   plain {p:8.1f} img/s   engine/plain {e / p:.2f}x")
 
     xa, ya = x_all[: args.augment_images], y_all[: args.augment_images]
     aug_e = statistics.median(augment_engine(xa, ya, args.batch_size) for _ in range(3))
-    aug_p = statistics.median(augment_plain(xa, ya, args.batch_size, args.workers) for _ in range(3))
-    print(f"augment    engine {aug_e:8.0f} img/s   plain {aug_p:8.0f} img/s   engine/plain {aug_e / aug_p:.1f}x"
+    aug_p = statistics.median(augment_plain(xa, ya, args.batch_size, args.workers)
+                              for _ in range(3))
+    print(f"augment    engine {aug_e:8.0f} img/s   plain {aug_p:8.0f} img/s   "
+          f"engine/plain {aug_e / aug_p:.1f}x"
           f"   ({len(xa)} images: normalize+crop+flip batches vs transforms+DataLoader)")
 
 

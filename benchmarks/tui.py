@@ -43,7 +43,8 @@ async def pilot_fn(pilot):
     marks["rows"] = time.perf_counter()
     rss = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
     print(json.dumps({"import": t_import - t0, "first_frame": marks["mounted"] - t0,
-                      "first_rows": marks["rows"] - t0, "rss_mb": rss / 2**20, "torch": "torch" in sys.modules}))
+                      "first_rows": marks["rows"] - t0, "rss_mb": rss / 2**20,
+                      "torch": "torch" in sys.modules}))
     app.exit()
 
 app.run(headless=True, size=(120, 40), auto_pilot=pilot_fn)
@@ -72,7 +73,8 @@ def seed(url: str, n: int) -> list[int]:
 
 
 def stream_steps(url: str, run_id: int, rate: float, stop: mp.Event) -> None:  # type: ignore[valid-type]
-    """A separate process writing ``rate`` step events a second, one append per event (the worst case)."""
+    """A separate process writing ``rate`` step events a second, one append per event
+    (the worst case)."""
     from engine.events import StepMetrics
     from storage.runs import RunStore
 
@@ -81,8 +83,9 @@ def stream_steps(url: str, run_id: int, rate: float, stop: mp.Event) -> None:  #
     next_at = time.perf_counter()
     while not stop.is_set():
         step += 1
-        store.append_steps(run_id, [StepMetrics(step=step, epoch=1 + step // 100_000, loss=2.0 / (1 + step / 500),
-                                                lr=0.01, images_per_s=5000.0)])
+        store.append_steps(run_id, [StepMetrics(step=step, epoch=1 + step // 100_000,
+                                                loss=2.0 / (1 + step / 500), lr=0.01,
+                                                images_per_s=5000.0)])
         next_at += 1 / rate
         time.sleep(max(0.0, next_at - time.perf_counter()))
 
@@ -90,13 +93,15 @@ def stream_steps(url: str, run_id: int, rate: float, stop: mp.Event) -> None:  #
 def cold_start(url: str, repeats: int) -> dict[str, float]:
     results = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", COLD_START, url], cwd=REPO, capture_output=True, text=True,
-                             timeout=60, env={**os.environ, "TEXTUAL": ""})
+        out = subprocess.run([sys.executable, "-c", COLD_START, url], cwd=REPO,
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "TEXTUAL": ""})
         if out.returncode != 0:
             raise SystemExit(out.stderr)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert not any(r["torch"] for r in results), "the TUI imported torch"
-    return {k: statistics.median(r[k] for r in results) for k in ("import", "first_frame", "first_rows", "rss_mb")}
+    return {k: statistics.median(r[k] for r in results)
+            for k in ("import", "first_frame", "first_rows", "rss_mb")}
 
 
 async def respond(app, key: str, done) -> float:  # noqa: ANN001
@@ -131,7 +136,8 @@ async def key_latency(url: str, run_id: int, presses: int) -> dict[str, tuple[fl
     from tui.widgets.run_table import RunTable
 
     app = make_app(db_url=url, poll_interval=1.0, worker_alive=lambda: True)
-    timings: dict[str, list[float]] = {"home: cursor down/up": [], "live: open help": [], "live: close help": []}
+    timings: dict[str, list[float]] = {"home: cursor down/up": [], "live: open help": [],
+                                       "live: close help": []}
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -139,7 +145,8 @@ async def key_latency(url: str, run_id: int, presses: int) -> dict[str, tuple[fl
         for i in range(presses):
             row = table.cursor_row
             timings["home: cursor down/up"].append(
-                await respond(app, "down" if i % 2 == 0 else "up", lambda row=row: table.cursor_row != row))
+                await respond(app, "down" if i % 2 == 0 else "up",
+                              lambda row=row: table.cursor_row != row))
             await asyncio.sleep(0.073)  # spread the presses over the 1 s poll cycle
         app.post_message(OpenRequested(run_id, "live"))  # what enter on its row does
         await pilot.pause()
@@ -213,10 +220,13 @@ def main() -> None:
         start_big = cold_start(big, 3)
         print(f"cold start, median of {args.repeats} fresh interpreters (20-run store):")
         print(f"  import tui.app              {start['import'] * 1000:7.0f} ms")
-        print(f"  first frame (app mounted)   {start['first_frame'] * 1000:7.0f} ms   target < 1000 ms")
-        print(f"  first rows drawn            {start['first_rows'] * 1000:7.0f} ms   target < 1000 ms")
+        print(f"  first frame (app mounted)   {start['first_frame'] * 1000:7.0f} ms   "
+              "target < 1000 ms")
+        print(f"  first rows drawn            {start['first_rows'] * 1000:7.0f} ms   "
+              "target < 1000 ms")
         print(f"  RSS at first rows           {start['rss_mb']:7.1f} MiB")
-        print(f"  first rows, {args.runs:,}-run store {start_big['first_rows'] * 1000:5.0f} ms, RSS {start_big['rss_mb']:.1f} MiB\n")
+        print(f"  first rows, {args.runs:,}-run store {start_big['first_rows'] * 1000:5.0f} ms, "
+              f"RSS {start_big['rss_mb']:.1f} MiB\n")
 
         stop = mp.Event()
         writer = mp.Process(target=stream_steps, args=(big, run_id, 50.0, stop), daemon=True)
@@ -226,12 +236,14 @@ def main() -> None:
         finally:
             stop.set()
             writer.join(5)
-        print(f"key press -> screen drawn, a run streaming 50 steps/s ({args.presses} presses each; median, p95):")
+        print("key press -> screen drawn, a run streaming 50 steps/s "
+              f"({args.presses} presses each; median, p95):")
         for name, (median, p95) in latency.items():
             if name == "steps seen":
                 print(f"  live chart steps received       {int(median):7d}")
             else:
-                print(f"  {name:<30} {median * 1000:7.1f} ms {p95 * 1000:7.1f} ms   target < 100 ms")
+                print(f"  {name:<30} {median * 1000:7.1f} ms {p95 * 1000:7.1f} ms   "
+                      "target < 100 ms")
         print()
         history = asyncio.run(big_history(big))
         print(f"home screen on {args.runs:,} runs (median, p95):")

@@ -12,12 +12,16 @@ from cli.config_args import add_config_arguments, config_from_args
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "train", parents=[db_parent()], help="train one run in the foreground",
-        description="Train one run in the foreground and print its results. The run is recorded in the store.",
+        description="Train one run in the foreground and print its results. "
+                    "The run is recorded in the store.",
     )
     add_config_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object (config and results) on stdout")
-    parser.add_argument("--checkpoint-dir", default=None, help="where best.pt and last.pt go (default: the app folder)")
-    parser.add_argument("--no-store", action="store_true", help="do not record the run in the run store")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (config and results) on stdout")
+    parser.add_argument("--checkpoint-dir", default=None,
+                        help="where best.pt and last.pt go (default: the app folder)")
+    parser.add_argument("--no-store", action="store_true",
+                        help="do not record the run in the run store")
     parser.set_defaults(func=run_train)
 
 
@@ -33,7 +37,8 @@ def run_train(args: argparse.Namespace) -> int:
     from cli.train_session import TrainSession
 
     session = TrainSession(config, db_url=args.db, use_store=not args.no_store,
-                           checkpoint_dir=args.checkpoint_dir, show_progress=not args.json and sys.stderr.isatty())
+                           checkpoint_dir=args.checkpoint_dir,
+                           show_progress=not args.json and sys.stderr.isatty())
     outcome = session.run()
     if args.json:
         print_json(outcome.to_json())
@@ -41,6 +46,6 @@ def run_train(args: argparse.Namespace) -> int:
         outcome.print_summary()
     if outcome.succeeded:
         return 0
-    return 130 if session.stop_reason == "interrupt" else 1  # 130: stopped by ctrl+c, as shells expect
+    return 130 if session.stop_reason == "interrupt" else 1  # 130: ctrl+c, as shells expect
 
 

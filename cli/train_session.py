@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -27,6 +27,11 @@ from engine.events import (
 )
 from engine.paths import run_checkpoint_dir
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from worker.recorder import StoreRecorder
+
 
 @dataclass
 class TrainOutcome:
@@ -41,7 +46,8 @@ class TrainOutcome:
         return isinstance(self.final, RunFinished)
 
     def to_json(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"run_id": self.run_id, "status": _status(self.final), "config": self.config.to_dict()}
+        result: dict[str, Any] = {"run_id": self.run_id, "status": _status(self.final),
+                                  "config": self.config.to_dict()}
         if self.started is not None:
             result["device"] = self.started.device
             result["num_params"] = self.started.num_params
@@ -51,9 +57,11 @@ class TrainOutcome:
             f = self.final
             result["results"] = {
                 "val_acc": f.final_val_acc, "best_val_acc": f.best_val_acc, "test_acc": f.test_acc,
-                "test_loss": f.test_loss, "train_images_per_s": f.images_per_s, "train_seconds": f.train_seconds,
-                "compile_seconds": f.compile_seconds, "per_class_acc": dict(zip(f.class_names, f.per_class_acc or [], strict=False)),
-                "confusion": f.confusion, "checkpoint_best": f.checkpoint_best, "checkpoint_last": f.checkpoint_last,
+                "test_loss": f.test_loss, "train_images_per_s": f.images_per_s,
+                "train_seconds": f.train_seconds, "compile_seconds": f.compile_seconds,
+                "per_class_acc": dict(zip(f.class_names, f.per_class_acc or [], strict=False)),
+                "confusion": f.confusion, "checkpoint_best": f.checkpoint_best,
+                "checkpoint_last": f.checkpoint_last,
             }
         elif isinstance(self.final, RunFailed):
             result["error"] = self.final.reason
@@ -73,8 +81,10 @@ class TrainOutcome:
         pct = partial(fmt.pct, digits=2)
         out.print(f"[bold green]{label} completed[/] in {f.train_seconds:.1f}s of training "
                   f"({f.images_per_s:.0f} images/s)", highlight=False)
-        out.print(f"  val acc {pct(f.final_val_acc)} (best {pct(f.best_val_acc)})   test acc {pct(f.test_acc)}"
-                  + ("" if f.test_loss is None else f"   test loss {f.test_loss:.4f}"), highlight=False)
+        out.print(f"  val acc {pct(f.final_val_acc)} (best {pct(f.best_val_acc)})   "
+                  f"test acc {pct(f.test_acc)}"
+                  + ("" if f.test_loss is None else f"   test loss {f.test_loss:.4f}"),
+                  highlight=False)
         if self.started is not None and self.started.dataset_note:
             out.print(f"  note: {self.started.dataset_note}", highlight=False)
         if f.checkpoint_best:
@@ -82,14 +92,16 @@ class TrainOutcome:
 
 
 def _status(final: TrainingEvent) -> str:
-    return {RunFinished: "completed", RunFailed: "failed", RunCancelled: "cancelled"}.get(type(final), "unknown")
+    return {RunFinished: "completed", RunFailed: "failed",
+            RunCancelled: "cancelled"}.get(type(final), "unknown")
 
 
 class TrainSession:
     """Run the engine in this process; record each event in the store as it comes."""
 
-    def __init__(self, config: RunConfig, db_url: str | None = None, checkpoint_dir: str | None = None,
-                 show_progress: bool = True, use_store: bool = True):
+    def __init__(self, config: RunConfig, db_url: str | None = None,
+                 checkpoint_dir: str | None = None, show_progress: bool = True,
+                 use_store: bool = True):
         self.config = config
         self.db_url = db_url
         self.use_store = use_store
@@ -102,63 +114,17 @@ class TrainSession:
     def run(self) -> TrainOutcome:
         from engine.train import train
 
-        recorder = None
-        run_id = None
-        if self.use_store:
-            from storage import StoreError
-            from worker.recorder import open_foreground_run
-
-            try:
-                recorder = open_foreground_run(self.db_url, self.config)
-            except StoreError as exc:
-                raise CliError(str(exc)) from None
-            run_id = recorder.run_id
+        recorder = self._open_recorder()
+        run_id = recorder.run_id if recorder is not None else None
         ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir else run_checkpoint_dir(run_id)
         progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+            TextColumn("[bold]{task.description}"), BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps"),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
             console=Console(stderr=True), disable=not self.show_progress, transient=False,
         )
-        task = progress.add_task("training", total=None, info="")
-
-        def on_event(event: TrainingEvent) -> None:
-            if recorder is not None:
-                if isinstance(event, RunCancelled) and self.stop_reason == "hangup":
-                    recorder.interrupt(f"the terminal closed during training; `cifar-tui resume {run_id}` continues it")
-                else:
-                    recorder.handle(event)
-            if isinstance(event, RunStarted):
-                self.started = event
-                progress.update(task, total=event.total_steps, completed=event.start_epoch * event.steps_per_epoch,
-                                description=f"{self.config.model} on {event.device}")
-            elif isinstance(event, StepMetrics):
-                progress.update(task, completed=event.step,
-                                info=f"epoch {event.epoch} loss {event.loss:.3f} {event.images_per_s:.0f} img/s")
-            elif isinstance(event, EpochMetrics):
-                self.epochs.append(event)
-                val = "" if event.val_acc is None else f" val acc {fmt.pct(event.val_acc, 2)}"
-                progress.console.print(
-                    f"epoch {event.epoch}/{self.config.epochs}: train loss {event.train_loss:.4f} "
-                    f"acc {fmt.pct(event.train_acc, 2)}{val} lr {event.lr:.2e} {event.seconds:.1f}s "
-                    f"{event.images_per_s:.0f} img/s", highlight=False,
-                ) if self.show_progress else None
-
-        # Signals only set a flag; the loop stops at its next read-out. Raising from a
-        # handler could land inside a store write and leave a half-finished transaction.
-        def on_hang_up(_signum: int, _frame: object) -> None:
-            self.stop_reason = "hangup"
-            devnull = os.open(os.devnull, os.O_WRONLY)  # the terminal is gone: writing to it would fail
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-
-        def on_interrupt(_signum: int, _frame: object) -> None:
-            if self.stop_reason is not None:
-                raise KeyboardInterrupt  # a second ctrl+c: stop now
-            self.stop_reason = "interrupt"
-            progress.console.print("stopping at the next read-out (ctrl+c again to abort)", highlight=False)
-
-        previous = {sig: signal.signal(sig, handler)
-                    for sig, handler in ((signal.SIGHUP, on_hang_up), (signal.SIGINT, on_interrupt))}
+        on_event = self._event_handler(recorder, progress)
+        previous = self._install_signal_handlers(progress)
         try:
             with progress:
                 final = train(self.config, on_event, checkpoint_dir=ckpt_dir,
@@ -169,5 +135,71 @@ class TrainSession:
             if recorder is not None:
                 recorder.close()  # a run cut short any other way is kept as interrupted
         return TrainOutcome(self.config, run_id, final, self.started, self.epochs)
+
+    def _open_recorder(self) -> StoreRecorder | None:
+        """The store's record of this run, or None when the store is off."""
+        if not self.use_store:
+            return None
+        from storage import StoreError
+        from worker.recorder import open_foreground_run
+
+        try:
+            return open_foreground_run(self.db_url, self.config)
+        except StoreError as exc:
+            raise CliError(str(exc)) from None
+
+    def _event_handler(self, recorder: StoreRecorder | None,
+                       progress: Progress) -> Callable[[TrainingEvent], None]:
+        """Record each event, keep the started event and epochs, and show progress."""
+        task = progress.add_task("training", total=None, info="")
+        run_id = recorder.run_id if recorder is not None else None
+
+        def on_event(event: TrainingEvent) -> None:
+            if recorder is not None:
+                if isinstance(event, RunCancelled) and self.stop_reason == "hangup":
+                    recorder.interrupt("the terminal closed during training; "
+                                       f"`cifar-tui resume {run_id}` continues it")
+                else:
+                    recorder.handle(event)
+            if isinstance(event, RunStarted):
+                self.started = event
+                progress.update(task, total=event.total_steps,
+                                completed=event.start_epoch * event.steps_per_epoch,
+                                description=f"{self.config.model} on {event.device}")
+            elif isinstance(event, StepMetrics):
+                progress.update(task, completed=event.step,
+                                info=f"epoch {event.epoch} loss {event.loss:.3f} "
+                                     f"{event.images_per_s:.0f} img/s")
+            elif isinstance(event, EpochMetrics):
+                self.epochs.append(event)
+                val = "" if event.val_acc is None else f" val acc {fmt.pct(event.val_acc, 2)}"
+                progress.console.print(
+                    f"epoch {event.epoch}/{self.config.epochs}: train loss {event.train_loss:.4f} "
+                    f"acc {fmt.pct(event.train_acc, 2)}{val} lr {event.lr:.2e} "
+                    f"{event.seconds:.1f}s {event.images_per_s:.0f} img/s", highlight=False,
+                ) if self.show_progress else None
+
+        return on_event
+
+    def _install_signal_handlers(self, progress: Progress) -> dict[signal.Signals, Any]:
+        """Handle SIGHUP and SIGINT for the run; returns the handlers they replaced."""
+
+        # Signals only set a flag; the loop stops at its next read-out. Raising from a
+        # handler could land inside a store write and leave a half-finished transaction.
+        def on_hang_up(_signum: int, _frame: object) -> None:
+            self.stop_reason = "hangup"
+            devnull = os.open(os.devnull, os.O_WRONLY)  # the terminal is gone: writes would fail
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+
+        def on_interrupt(_signum: int, _frame: object) -> None:
+            if self.stop_reason is not None:
+                raise KeyboardInterrupt  # a second ctrl+c: stop now
+            self.stop_reason = "interrupt"
+            progress.console.print("stopping at the next read-out (ctrl+c again to abort)",
+                                   highlight=False)
+
+        return {sig: signal.signal(sig, handler)
+                for sig, handler in ((signal.SIGHUP, on_hang_up), (signal.SIGINT, on_interrupt))}
 
 

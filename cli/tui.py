@@ -23,5 +23,6 @@ def run_tui(args: argparse.Namespace) -> int:
         return 0
     if counts["queued"] or counts["running"]:
         print(f"{counts['running']} running and {counts['queued']} queued run(s) keep going in the "
-              "background worker; `cifar-tui` shows them again, `cifar-tui worker --status` checks it.")
+              "background worker; `cifar-tui` shows them again, "
+              "`cifar-tui worker --status` checks it.")
     return 0

@@ -25,7 +25,9 @@ from engine.paths import (
     resolve_data_dir,
 )
 
-CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CLASS_NAMES = [
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+]
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 
@@ -58,7 +60,8 @@ def ensure_cifar10(root: Path) -> Path:
         f"set ${DATA_ENV}, or use --dataset synthetic"
     )
     if not downloads_allowed():
-        raise DataError(f"no CIFAR-10 found in {root} and downloads are off (${OFFLINE_ENV}=1): {fix}")
+        raise DataError(f"no CIFAR-10 found in {root} and downloads are off "
+                        f"(${OFFLINE_ENV}=1): {fix}")
     try:
         from torchvision.datasets import CIFAR10
 
@@ -66,7 +69,8 @@ def ensure_cifar10(root: Path) -> Path:
         CIFAR10(str(root), train=True, download=True)
     except Exception as exc:  # no network, a full disk, a bad mirror...
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"no CIFAR-10 found in {root} and the download failed ({first_line}): {fix}") from None
+        raise DataError(f"no CIFAR-10 found in {root} and the download failed "
+                        f"({first_line}): {fix}") from None
     found = find_batches_dir(root)
     if found is None:
         raise DataError(f"the CIFAR-10 download into {root} left no {BATCHES_DIRNAME}: {fix}")
@@ -84,12 +88,14 @@ def load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             ImportError, IndexError, KeyError, MemoryError) as exc:
         raise DataError(f"{path} is truncated or corrupt ({type(exc).__name__}): {fix}") from None
-    if not isinstance(entry, dict) or "data" not in entry or ("labels" not in entry and "fine_labels" not in entry):
+    if (not isinstance(entry, dict) or "data" not in entry
+            or ("labels" not in entry and "fine_labels" not in entry)):
         raise DataError(f"{path} is not a CIFAR-10 batch (no 'data'/'labels' keys): {fix}")
     data = np.asarray(entry["data"])
     labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise DataError(f"{path} has images of shape {data.shape} ({data.dtype}); expected N x 3072 uint8: {fix}")
+        raise DataError(f"{path} has images of shape {data.shape} ({data.dtype}); "
+                        f"expected N x 3072 uint8: {fix}")
     if labels.shape != (data.shape[0],):
         raise DataError(f"{path} has {labels.shape[0]} labels for {data.shape[0]} images: {fix}")
     if labels.size and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):
@@ -97,7 +103,9 @@ def load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def load_cifar10(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, list[str]]:
+def load_cifar10(
+    root: Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, list[str]]:
     folder = ensure_cifar10(root)
     parts = [load_batch(p) for p in sorted(folder.glob("data_batch_*"))]
     train_x = np.concatenate([p[0] for p in parts])
@@ -135,12 +143,14 @@ def synthetic_cifar(n_train: int = 5000, n_test: int = 1000, seed: int = 0):
 def load_splits(config: RunConfig) -> CifarSplits:
     """Load the data the config names and split train/val with a seed-fixed permutation."""
     if config.dataset == "synthetic":
-        n = config.limit_train + int(config.limit_train * config.val_fraction) + 1 if config.limit_train else 5000
+        n = (config.limit_train + int(config.limit_train * config.val_fraction) + 1
+             if config.limit_train else 5000)
         train_x, train_y, test_x, test_y, names = synthetic_cifar(max(n, 20), 1000, config.seed)
         note = "synthetic data: random images, not CIFAR-10"
     else:
         train_x, train_y, test_x, test_y, names = load_cifar10(resolve_data_dir(config.data_dir))
-        note = "" if test_x is not None else "no test_batch in the data folder: test metrics skipped"
+        note = ("" if test_x is not None
+                else "no test_batch in the data folder: test metrics skipped")
     n = len(train_x)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed)).numpy()
     n_val = int(round(n * config.val_fraction))
@@ -210,7 +220,8 @@ def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(index > size - 1, 2 * (size - 1) - index, index)
 
 
-def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
+def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None = None,
+                     pad: int = 4) -> torch.Tensor:
     """Random crop after ``pad``-pixel reflect padding, and a horizontal flip, for a whole batch.
 
     The padding, the crop offset and the flip are all folded into two gather
@@ -221,9 +232,11 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator | None = None, 
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=dev)
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=dev)
     flip = torch.rand(b, generator=generator, device=dev) < 0.5
-    rows = _reflect(dy[:, None] - pad + torch.arange(h, device=dev), h).view(b, 1, h, 1).expand(b, c, h, w)
+    rows = _reflect(dy[:, None] - pad + torch.arange(h, device=dev), h)
+    rows = rows.view(b, 1, h, 1).expand(b, c, h, w)
     cols = dx[:, None] - pad + torch.arange(w, device=dev)
-    cols = _reflect(torch.where(flip[:, None], cols.flip(1), cols), w).view(b, 1, 1, w).expand(b, c, h, w)
+    cols = _reflect(torch.where(flip[:, None], cols.flip(1), cols), w)
+    cols = cols.view(b, 1, 1, w).expand(b, c, h, w)
     return x.gather(2, rows).gather(3, cols)
 
 
@@ -247,15 +260,17 @@ class DeviceBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.x)
-        order = torch.randperm(n, generator=self.generator, device=self.x.device) if self.shuffle else None
+        order = (torch.randperm(n, generator=self.generator, device=self.x.device)
+                 if self.shuffle else None)
         for start in range(0, n, self.batch_size):
             if order is None:
-                xb, yb = self.x[start:start + self.batch_size], self.y[start:start + self.batch_size]
+                stop = start + self.batch_size
+                xb, yb = self.x[start:stop], self.y[start:stop]
             else:
                 idx = order[start:start + self.batch_size]
                 xb, yb = self.x[idx], self.y[idx]
             xb = normalize(xb)
-            if self.augment:  # after normalising: float gathers are vectorised, uint8 ones are not (CPU)
+            if self.augment:  # after normalising: float gathers vectorise, uint8 ones don't (CPU)
                 xb = random_crop_flip(xb, self.generator)
             if self.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)

@@ -97,7 +97,10 @@ class RunCancelled:
     time: float = field(default_factory=_now)
 
 
-TrainingEvent = RunStarted | StepMetrics | EpochMetrics | CheckpointSaved | RunFinished | RunFailed | RunCancelled
+TrainingEvent = (
+    RunStarted | StepMetrics | EpochMetrics | CheckpointSaved
+    | RunFinished | RunFailed | RunCancelled
+)
 TERMINAL_EVENTS = (RunFinished, RunFailed, RunCancelled)
 
 

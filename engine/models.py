@@ -42,7 +42,8 @@ class Residual(nn.Module):
 class ResNet9(nn.Module):
     """The classic CIFAR-10 ResNet9 (about 6.57M parameters at width 1)."""
 
-    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0, logit_scale: float = 1.0):
+    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0,
+                 logit_scale: float = 1.0):
         super().__init__()
         self.logit_scale = logit_scale
         c64, c128, c256, c512 = (_ch(c, width) for c in (64, 128, 256, 512))
@@ -86,12 +87,14 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     """ResNet18 for 32x32 inputs: 3x3 stem, no max-pool (about 11.17M parameters)."""
 
-    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0, logit_scale: float = 1.0):
+    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0,
+                 logit_scale: float = 1.0):
         super().__init__()
         self.logit_scale = logit_scale
         widths = [_ch(c, width) for c in (64, 128, 256, 512)]
         self.stem = nn.Sequential(
-            nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
+            nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
         )
         layers: list[nn.Module] = []
         c_in = widths[0]
@@ -100,7 +103,8 @@ class ResNet18(nn.Module):
             layers += [BasicBlock(c_in, c_out, stride), BasicBlock(c_out, c_out)]
             c_in = c_out
         self.layers = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(c_in, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.layers(self.stem(x))) * self.logit_scale
@@ -109,7 +113,8 @@ class ResNet18(nn.Module):
 class ResNet18Seed(nn.Module):
     """The seed notebook's lighter "ResNet18", kept so its runs can be reproduced."""
 
-    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0, logit_scale: float = 1.0):
+    def __init__(self, num_classes: int = NUM_CLASSES, width: float = 1.0,
+                 logit_scale: float = 1.0):
         super().__init__()
         self.logit_scale = logit_scale
         c64, c128, c256, c512 = (_ch(c, width) for c in (64, 128, 256, 512))
@@ -139,7 +144,8 @@ def build_model(name: str, width: float = 1.0, num_classes: int = NUM_CLASSES,
     try:
         factory = MODEL_REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_REGISTRY)}") from None
+        raise ValueError(f"unknown model {name!r}; "
+                         f"choose one of: {', '.join(MODEL_REGISTRY)}") from None
     return factory(num_classes=num_classes, width=width, logit_scale=logit_scale)
 
 

@@ -14,7 +14,8 @@ def _platform_dir(kind: str) -> Path:
     except ImportError:
         base = Path.home() / (".cache" if kind == "cache" else ".local/share")
         return base / APP_NAME
-    return Path(platformdirs.user_cache_dir(APP_NAME) if kind == "cache" else platformdirs.user_data_dir(APP_NAME))
+    return Path(platformdirs.user_cache_dir(APP_NAME) if kind == "cache"
+                else platformdirs.user_data_dir(APP_NAME))
 
 APP_NAME = "cifar-tui"
 BATCHES_DIRNAME = "cifar-10-batches-py"
@@ -62,7 +63,8 @@ def data_folder_problem(dataset: str, data_dir: str | None) -> str | None:
     if dataset != "cifar10":
         return None
     root = resolve_data_dir(data_dir)
-    fix = f"pass --data-dir pointing at a folder that holds {BATCHES_DIRNAME}, set ${DATA_ENV}, or use --dataset synthetic"
+    fix = (f"pass --data-dir pointing at a folder that holds {BATCHES_DIRNAME}, "
+           f"set ${DATA_ENV}, or use --dataset synthetic")
     explicit = data_dir or os.environ.get(DATA_ENV)
     if explicit and not root.exists():
         return f"data folder {root} does not exist: {fix}"

@@ -26,7 +26,8 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def elapsed(started: datetime | None, finished: datetime | None, stored: float | None, now: datetime) -> float | None:
+def elapsed(started: datetime | None, finished: datetime | None, stored: float | None,
+            now: datetime) -> float | None:
     """A run's duration: the stored one when finished, else wall time since it started."""
     if stored is not None:
         return stored
@@ -35,7 +36,8 @@ def elapsed(started: datetime | None, finished: datetime | None, stored: float |
     return ((finished or now) - started).total_seconds()
 
 
-def eta(done_steps: int | None, total_steps: int | None, seconds_so_far: float | None) -> float | None:
+def eta(done_steps: int | None, total_steps: int | None,
+        seconds_so_far: float | None) -> float | None:
     """Seconds left, assuming the rate so far holds."""
     if not done_steps or not total_steps or seconds_so_far is None or done_steps <= 0:
         return None
@@ -57,7 +59,8 @@ def ema(values: list[float], alpha: float = 0.1) -> list[float]:
     return out
 
 
-def planned_lr(schedule: str, max_lr: float, pct_start: float, total_steps: int, points: int = 200) -> tuple[list[float], list[float]]:
+def planned_lr(schedule: str, max_lr: float, pct_start: float, total_steps: int,
+               points: int = 200) -> tuple[list[float], list[float]]:
     """The learning-rate schedule the engine will follow, sampled at ``points`` steps,
     so the chart can show the whole plan up front."""
     if total_steps <= 0:

@@ -89,13 +89,15 @@ class StoreRecorder:
     def close(self) -> None:
         """Write what is buffered; a run left unfinished is marked interrupted."""
         if not self.done:
-            self.interrupt(f"training stopped before the run ended; `cifar-tui resume {self.run_id}` continues it")
+            self.interrupt("training stopped before the run ended; "
+                           f"`cifar-tui resume {self.run_id}` continues it")
         if self.owns_store:
             self.store.close()
 
 
 def open_foreground_run(db_url: str | None, config: RunConfig, *, name: str | None = None,
-                        tags: tuple[str, ...] = (), flush_seconds: float = FLUSH_SECONDS) -> StoreRecorder:
+                        tags: tuple[str, ...] = (),
+                        flush_seconds: float = FLUSH_SECONDS) -> StoreRecorder:
     """Record a run trained in this process (`cifar-tui train`): it is created
     already running, owned by this process, so no worker claims it."""
     store = RunStore(db_url)

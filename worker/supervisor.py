@@ -22,8 +22,8 @@ from typing import Any
 
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
-from worker.launcher import DeviceLock
 from engine.paths import run_checkpoint_dir
+from worker.launcher import DeviceLock
 
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 30.0  # a run on another host whose heartbeat is older is interrupted
@@ -47,7 +47,8 @@ def child_main(config_dict: dict[str, Any], events, stop_flag, checkpoint_dir: s
         train(RunConfig.from_dict(config_dict), events.put, checkpoint_dir=checkpoint_dir,
               should_stop=stop_flag.is_set, resume_from=resume_from)
     except BaseException as exc:  # import errors and the like: train() itself never raises
-        events.put(RunFailed(reason=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
+        events.put(RunFailed(reason=f"{type(exc).__name__}: {exc}",
+                             traceback=traceback.format_exc()))
     finally:
         # Every event is already in the pipe; skip the interpreter's slow torch teardown.
         sys.stdout.flush()
@@ -142,9 +143,11 @@ class Worker:
             dead = host == self.host and pid_text.isdigit() and not _pid_alive(int(pid_text))
             if dead:
                 self.store.mark_interrupted(
-                    run_id, f"its worker ({worker_id}) died; `cifar-tui resume {run_id}` continues it")
+                    run_id,
+                    f"its worker ({worker_id}) died; `cifar-tui resume {run_id}` continues it")
                 self._log(f"run {run_id}: interrupted (worker {worker_id} is gone)")
-        for run_id in self.store.interrupt_stale_runs(STALE_AFTER_SECONDS, exclude_worker=self.worker_id):
+        for run_id in self.store.interrupt_stale_runs(STALE_AFTER_SECONDS,
+                                                      exclude_worker=self.worker_id):
             self._log(f"run {run_id}: interrupted (stale heartbeat)")
 
     # -- one run -----------------------------------------------------------
@@ -255,7 +258,8 @@ class RunSupervision:
 
     def finish_stopped(self) -> None:
         if self.cancel_reason == "interrupted":
-            self.recorder.interrupt(f"the worker was stopped; `cifar-tui resume {self.run_id}` continues it")
+            self.recorder.interrupt("the worker was stopped; "
+                                    f"`cifar-tui resume {self.run_id}` continues it")
         else:
             self.recorder.handle(RunCancelled(step=0, epoch=0))
         self.worker._log(f"run {self.run_id}: {self.cancel_reason}")
@@ -275,7 +279,8 @@ class RunSupervision:
                 reason += " (out of host memory, or killed by hand)"
         else:
             reason = f"the training process exited unexpectedly with code {code}"
-        self.recorder.handle(RunFailed(reason=reason, traceback=f"{reason}; see the worker log for its output"))
+        self.recorder.handle(RunFailed(reason=reason,
+                                       traceback=f"{reason}; see the worker log for its output"))
         self.worker._log(f"run {self.run_id}: failed: {reason}")
 
 

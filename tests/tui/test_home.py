@@ -79,7 +79,8 @@ async def test_rows_are_paged_in_as_the_cursor_nears_the_end(app, store, store_c
         await settle(pilot)
         table = app.screen.query_one(RunTable)
         assert table.row_count == PAGE
-        assert f"{PAGE * 2 + 30} runs ({PAGE} loaded)" in str(app.screen.query_one("#home-status", Static).render())
+        status = str(app.screen.query_one("#home-status", Static).render())
+        assert f"{PAGE * 2 + 30} runs ({PAGE} loaded)" in status
         await pilot.press("end")
         await settle(pilot)
         assert table.row_count == 2 * PAGE
@@ -95,7 +96,8 @@ async def test_poll_updates_a_running_run_in_place(app, store, seeded) -> None:
         table = app.screen.query_one(RunTable)
         live = seeded["live"]
         assert table.summaries[live].current_step == 67
-        store.append_steps(live, [StepMetrics(step=120, epoch=6, loss=0.3, lr=0.1, images_per_s=5000.0, time=0.0)])
+        store.append_steps(live, [StepMetrics(step=120, epoch=6, loss=0.3, lr=0.1,
+                                              images_per_s=5000.0, time=0.0)])
         assert isinstance(app.screen, HomeScreen)
         app.screen.poll()
         await settle(pilot)

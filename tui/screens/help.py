@@ -34,7 +34,8 @@ class HelpScreen(ModalScreen[None]):
 
         sections = [
             ("Everywhere", [Binding("question_mark", "", "this help", key_display="?"),
-                            Binding("ctrl+p", "", "command palette"), Binding("q", "", "quit (runs keep going)")]),
+                            Binding("ctrl+p", "", "command palette"),
+                            Binding("q", "", "quit (runs keep going)")]),
             ("Runs", [*HomeScreen.BINDINGS, *RunTable.BINDINGS,
                       Binding("click", "", "a column header sorts by it")]),
             ("New run", NewRunScreen.BINDINGS),

@@ -31,7 +31,8 @@ class ChartSpec:
     vline: float | None = None  # e.g. the current step
 
 
-def thin(xs: Sequence[float], ys: Sequence[float], limit: int = MAX_POINTS) -> tuple[list[float], list[float]]:
+def thin(xs: Sequence[float], ys: Sequence[float],
+         limit: int = MAX_POINTS) -> tuple[list[float], list[float]]:
     """Every n-th point (and always the last), so long runs plot as fast as short ones."""
     if len(xs) <= limit:
         return list(xs), list(ys)

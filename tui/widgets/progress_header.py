@@ -33,7 +33,8 @@ class ProgressHeader(Vertical):
             return
         title = Text.assemble(
             (f"#{run.id} {run.name}", "bold"), "  ",
-            (run.status + (" (cancel requested)" if run.cancel_requested and run.status == "running" else ""),
+            (run.status + (" (cancel requested)"
+                           if run.cancel_requested and run.status == "running" else ""),
              fmt.STATUS_COLOURS.get(run.status, "")),
             f"  {run.model} · {run.dataset}",
         )

@@ -32,7 +32,8 @@ def test_crop_flip_keeps_shape_and_dtype() -> None:
 def test_every_output_is_a_window_of_the_reflect_padded_image_and_offsets_vary() -> None:
     image = torch.randn(3, 32, 32)  # random pixels: no two windows coincide by accident
     padded = F.pad(image[None], (4, 4, 4, 4), mode="reflect")[0]
-    out = random_crop_flip(image.expand(300, 3, 32, 32).contiguous(), torch.Generator().manual_seed(1))
+    out = random_crop_flip(image.expand(300, 3, 32, 32).contiguous(),
+                           torch.Generator().manual_seed(1))
     found = [which_crop(o, padded) for o in out]
     assert None not in found
     offsets = {(dy, dx) for dy, dx, _ in found}
@@ -43,7 +44,8 @@ def test_every_output_is_a_window_of_the_reflect_padded_image_and_offsets_vary()
 def test_about_half_the_images_are_flipped() -> None:
     image = torch.randn(3, 32, 32)
     padded = F.pad(image[None], (4, 4, 4, 4), mode="reflect")[0]
-    out = random_crop_flip(image.expand(400, 3, 32, 32).contiguous(), torch.Generator().manual_seed(2))
+    out = random_crop_flip(image.expand(400, 3, 32, 32).contiguous(),
+                           torch.Generator().manual_seed(2))
     flips = sum(which_crop(o, padded)[2] for o in out)
     assert 0.4 < flips / 400 < 0.6
 
@@ -62,14 +64,16 @@ def test_labels_travel_with_their_images_through_shuffled_augmented_batches() ->
     ids = torch.arange(n)
     x = ids.view(n, 1, 1, 1).expand(n, 3, 32, 32).to(torch.uint8).contiguous()
     y = ids % 10
-    batches = DeviceBatches(x, y, batch_size=8, device=torch.device("cpu"), augment=True, shuffle=True, seed=0)
+    batches = DeviceBatches(x, y, batch_size=8, device=torch.device("cpu"), augment=True,
+                            shuffle=True, seed=0)
     assert len(batches) == 7
     seen: list[int] = []
     for xb, yb in batches:
         assert xb.shape[1:] == (3, 32, 32) and xb.dtype == torch.float32
         # Undo the normalisation on channel 0 to read each image's id back.
         raw = xb[:, 0] * (CIFAR_STD[0] * 255) + CIFAR_MEAN[0] * 255
-        assert torch.allclose(raw, raw[:, :1, :1].expand_as(raw), atol=1e-3), "an image is no longer solid"
+        assert torch.allclose(raw, raw[:, :1, :1].expand_as(raw), atol=1e-3), \
+            "an image is no longer solid"
         got = raw[:, 0, 0].round().long()
         assert torch.equal(got % 10, yb)
         seen += got.tolist()
@@ -80,7 +84,8 @@ def test_labels_travel_with_their_images_through_shuffled_augmented_batches() ->
 def test_unshuffled_unaugmented_batches_come_in_order() -> None:
     x = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
     y = torch.arange(10)
-    batches = DeviceBatches(x, y, batch_size=4, device=torch.device("cpu"), augment=False, shuffle=False, seed=0)
+    batches = DeviceBatches(x, y, batch_size=4, device=torch.device("cpu"), augment=False,
+                            shuffle=False, seed=0)
     got = list(batches)
     assert [len(yb) for _, yb in got] == [4, 4, 2]
     assert torch.equal(torch.cat([yb for _, yb in got]), y)

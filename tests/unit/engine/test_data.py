@@ -16,7 +16,8 @@ from engine.train import train
 
 
 def tiny_config(data_dir: Path, **changes: object) -> RunConfig:
-    base = dict(model="resnet9", width_mult=0.125, epochs=1, batch_size=32, data_dir=str(data_dir), log_every=2)
+    base = dict(model="resnet9", width_mult=0.125, epochs=1, batch_size=32,
+                data_dir=str(data_dir), log_every=2)
     return RunConfig(**{**base, **changes})
 
 
@@ -83,7 +84,8 @@ def test_missing_folder_offline_says_where_it_looked_and_what_to_do(tmp_path: Pa
     missing = tmp_path / "nowhere"
     with pytest.raises(DataError) as info:
         ensure_cifar10(missing)
-    assert_one_line_naming(str(info.value), missing, "downloads are off", "--data-dir", "--dataset synthetic")
+    assert_one_line_naming(str(info.value), missing, "downloads are off", "--data-dir",
+                           "--dataset synthetic")
     final = train(tiny_config(missing))
     assert isinstance(final, RunFailed)
     assert_one_line_naming(final.reason, missing, "--data-dir")
@@ -98,7 +100,8 @@ def test_missing_test_batch_completes_and_skips_test_metrics(tmp_path: Path) -> 
     assert final.final_val_acc is not None
     started = events[0]
     assert isinstance(started, RunStarted) and started.num_test == 0
-    assert "no test_batch" in started.dataset_note and "test metrics skipped" in started.dataset_note
+    assert "no test_batch" in started.dataset_note
+    assert "test metrics skipped" in started.dataset_note
 
 
 def test_any_number_of_images_per_batch_file_loads_and_splits_by_seed(tmp_path: Path) -> None:
@@ -113,7 +116,9 @@ def test_any_number_of_images_per_batch_file_loads_and_splits_by_seed(tmp_path: 
     assert not (other.val_x == splits.val_x).all()
 
 
-def test_limit_train_keeps_the_first_n_training_images_and_the_whole_val_split(tmp_path: Path) -> None:
+def test_limit_train_keeps_the_first_n_training_images_and_the_whole_val_split(
+    tmp_path: Path,
+) -> None:
     root = write_cifar_folder(tmp_path / "data", n_train_per_batch=50)
     full = load_splits(tiny_config(root))
     limited = load_splits(tiny_config(root, limit_train=17))
@@ -123,8 +128,8 @@ def test_limit_train_keeps_the_first_n_training_images_and_the_whole_val_split(t
 
 def test_synthetic_data_trains_and_says_it_is_synthetic(tmp_path: Path) -> None:
     events: list = []
-    final = train(RunConfig(dataset="synthetic", model="resnet9", width_mult=0.125, epochs=1, batch_size=32,
-                            limit_train=64, log_every=2), events.append)
+    final = train(RunConfig(dataset="synthetic", model="resnet9", width_mult=0.125, epochs=1,
+                            batch_size=32, limit_train=64, log_every=2), events.append)
     assert isinstance(final, RunFinished)
     assert final.test_acc is not None and final.class_names[0].startswith("synthetic")
     assert "synthetic" in events[0].dataset_note

@@ -11,7 +11,8 @@ from engine.train import build_scheduler
 TOTAL = 200
 
 
-def lr_trace(schedule: str, pct_start: float = 0.3, max_lr: float = 0.01, total: int = TOTAL) -> list[float]:
+def lr_trace(schedule: str, pct_start: float = 0.3, max_lr: float = 0.01,
+             total: int = TOTAL) -> list[float]:
     """The learning rate each of ``total`` training steps runs at."""
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.Adam([param], lr=max_lr)
@@ -27,8 +28,10 @@ def lr_trace(schedule: str, pct_start: float = 0.3, max_lr: float = 0.01, total:
 
 def assert_rises_then_falls(lrs: list[float], peak: int) -> None:
     rising, falling = lrs[: peak + 1], lrs[peak:]
-    assert all(a <= b for a, b in zip(rising, rising[1:], strict=False)), "not rising up to the peak"
-    assert all(a >= b for a, b in zip(falling, falling[1:], strict=False)), "not falling after the peak"
+    assert all(a <= b for a, b in zip(rising, rising[1:], strict=False)), \
+        "not rising up to the peak"
+    assert all(a >= b for a, b in zip(falling, falling[1:], strict=False)), \
+        "not falling after the peak"
 
 
 def test_onecycle_peaks_at_max_lr_near_thirty_percent_of_steps() -> None:
@@ -69,8 +72,10 @@ def test_the_pure_one_cycle_formula_matches_torchs_one_cycle_lr() -> None:
     total, max_lr, pct = 97, 0.01, 0.3
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.Adam([param], lr=max_lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total, pct_start=pct)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total,
+                                                pct_start=pct)
     for step in range(total):
-        assert opt.param_groups[0]["lr"] == pytest.approx(one_cycle(step, total, max_lr, pct), rel=1e-9)
+        expected = one_cycle(step, total, max_lr, pct)
+        assert opt.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-9)
         opt.step()
         sched.step()

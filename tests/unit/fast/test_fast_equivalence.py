@@ -21,13 +21,15 @@ N_DRAWS = 1800
 
 
 def cifar_images(n: int) -> torch.Tensor:
-    """Real CIFAR-10 images when the shared slice is there, else random pixels (N, 3, 32, 32) uint8."""
+    """Real CIFAR-10 images when the shared slice is there, else random pixels
+    (N, 3, 32, 32) uint8."""
     batch = SHARED_SUBSET / "cifar-10-batches-py" / "data_batch_1"
     if batch.exists():
         with open(batch, "rb") as fh:
             data = np.asarray(pickle.load(fh, encoding="latin1")["data"][:n], dtype=np.uint8)
         return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
-    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8,
+                         generator=torch.Generator().manual_seed(0))
 
 
 def to_pil(x: torch.Tensor) -> Image.Image:
@@ -35,9 +37,11 @@ def to_pil(x: torch.Tensor) -> Image.Image:
 
 
 def coordinate_image() -> torch.Tensor:
-    """Red = row, green = column: the output's pixels say which window was cut and whether it was flipped."""
+    """Red = row, green = column: the output's pixels say which window was cut and whether
+    it was flipped."""
     r = torch.arange(32, dtype=torch.uint8)
-    return torch.stack([r[:, None].expand(32, 32), r[None, :].expand(32, 32), torch.zeros(32, 32, dtype=torch.uint8)])
+    return torch.stack([r[:, None].expand(32, 32), r[None, :].expand(32, 32),
+                        torch.zeros(32, 32, dtype=torch.uint8)])
 
 
 def window_sequences() -> torch.Tensor:
@@ -48,7 +52,8 @@ def window_sequences() -> torch.Tensor:
 
 
 def decode(out: torch.Tensor) -> tuple[int, int, bool]:
-    """(dy, dx, flipped) for a crop of ``coordinate_image``; fails if it is not a reflect-padded window."""
+    """(dy, dx, flipped) for a crop of ``coordinate_image``; fails if it is not a
+    reflect-padded window."""
     seqs = window_sequences()
     rows, cols = out[0, :, 0].long(), out[1, 0, :].long()
     dy = [d for d in range(9) if torch.equal(seqs[d], rows)]
@@ -80,7 +85,9 @@ def engine_and_torchvision_shifts() -> tuple[tuple, tuple]:
     return shift_stats([decode(o) for o in engine_out]), shift_stats([decode(o) for o in tv_out])
 
 
-def test_shifts_are_uniform_over_0_to_8_on_both_axes_like_torchvision(engine_and_torchvision_shifts) -> None:
+def test_shifts_are_uniform_over_0_to_8_on_both_axes_like_torchvision(
+    engine_and_torchvision_shifts,
+) -> None:
     # chi-square, 8 degrees of freedom: 26.1 is the 0.1% critical value
     for dy, dx, _ in engine_and_torchvision_shifts:
         assert (dy > 0).all() and (dx > 0).all()
