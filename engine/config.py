@@ -1,15 +1,19 @@
-"""Run configuration, presets and validation.
+"""Run configuration: the field table, presets and validation.
 
 Pure stdlib so the TUI and the store can import it without pulling in torch.
-Validation lives here, once, so the CLI, the form and the worker refuse the
-same bad values with the same words.
+Each run field is declared once, in ``RunConfig``'s body: its type, default,
+bounds, choices, help and form label. Validation, text parsing, the CLI flags,
+the form rows and the export columns are all generated from that table, so
+the CLI, the form and the worker refuse the same bad values with the same words.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 MODELS = ("resnet9", "resnet18", "resnet18-seed")
@@ -17,6 +21,8 @@ OPTIMIZERS = ("adam", "sgd")
 CLIP_MODES = ("value", "norm")
 DATASETS = ("cifar10", "synthetic")
 SCHEDULES = ("onecycle", "linear")
+# The form shows its rows grouped in this order (preset always first).
+SECTIONS = ("run", "model", "training", "data", "system")
 
 
 class ConfigError(ValueError):
@@ -27,36 +33,116 @@ class ConfigError(ValueError):
         super().__init__("; ".join(self.errors.values()))
 
 
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one run field is checked, parsed, offered on the CLI and shown in the form.
+
+    Bounds use pydantic's words: ``ge``/``gt`` below, ``le``/``lt`` above. An ``lt``
+    bound marks a fraction-like range, so its message states the range whole.
+    """
+
+    help: str
+    label: str = ""  # the form's row label; "" -> the name with spaces
+    noun: str = ""  # message subject, "learning rate (--max-lr)"; "" -> the flag alone
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple[str, ...] = ()
+    off: float | None = None  # this number stands for None ("--grad-clip 0" turns it off)
+    rule: Callable[[Any], str | None] | None = None  # a special check (device, preset)
+    section: str = "training"
+    # Filled from RunConfig's annotation and default by _build_fields:
+    name: str = ""
+    kind: type = str
+    optional: bool = False
+    default: Any = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def subject(self) -> str:
+        return f"{self.noun} ({self.flag})" if self.noun else self.flag
+
+
+def setting(default: Any, help: str, **spec: Any) -> Any:  # noqa: A002  (argparse's word)
+    """A RunConfig field whose metadata is its row in the field table."""
+    return dataclasses.field(default=default, metadata={"spec": FieldSpec(help, **spec)})
+
+
+def _device_problem(value: Any) -> str | None:
+    if isinstance(value, str) and value in ("auto", "cpu", "cuda"):
+        return None
+    head, _, index = value.partition(":") if isinstance(value, str) else ("", "", "")
+    # Four digits is plenty of GPUs and keeps a huge index from reaching torch.
+    if head == "cuda" and index.isdigit() and len(index) <= 4:
+        return None
+    return f"unknown device {_shown(value)}; use auto, cpu, cuda or cuda:N"
+
+
+def _preset_problem(value: Any) -> str | None:
+    if value in PRESETS:
+        return None
+    return f"unknown preset {_shown(value)}; --preset must be one of: {', '.join(PRESETS)}"
+
+
 @dataclass
 class RunConfig:
-    """Everything needed to reproduce one training run."""
+    """Everything needed to reproduce one training run; its body is the field table.
 
-    model: str = "resnet9"
-    epochs: int = 8
-    batch_size: int = 400
-    max_lr: float = 0.01
-    pct_start: float = 0.3
-    schedule: str = "onecycle"
-    weight_decay: float = 1e-4
-    grad_clip: float | None = 0.1
-    grad_clip_mode: str = "value"
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    label_smoothing: float = 0.0
-    width_mult: float = 1.0
-    logit_scale: float = 1.0
-    dataset: str = "cifar10"
-    data_dir: str | None = None
-    val_fraction: float = 0.1
-    limit_train: int | None = None
-    augment: bool = True
-    tta: bool = False
-    device: str = "auto"
-    seed: int = 0
-    compile: bool = False
-    log_every: int = 10
-    preset: str | None = None
-    name: str | None = None
+    Adding a hyperparameter is one ``setting(...)`` line here plus its use in
+    training: the validator, the CLI, the form and the export pick it up.
+    """
+
+    model: str = setting("resnet9", "architecture", choices=MODELS, section="model")
+    epochs: int = setting(8, "number of epochs", noun="epochs", ge=1, le=10_000)
+    batch_size: int = setting(400, "images per batch", noun="batch size", ge=1, le=65_536)
+    # Generous on purpose: the failure tests make a run diverge with lr 1e8.
+    max_lr: float = setting(0.01, "peak learning rate of the one-cycle schedule", label="max lr",
+                            noun="learning rate", gt=0, le=1e9)
+    pct_start: float = setting(0.3, "fraction of steps spent warming up (default 0.3)",
+                               noun="warm-up fraction", gt=0, lt=1)
+    schedule: str = setting("onecycle", "learning-rate schedule", choices=SCHEDULES)
+    weight_decay: float = setting(1e-4, "weight decay", noun="weight decay", ge=0, le=1)
+    grad_clip: float | None = setting(0.1, "gradient clip (0 turns it off)",
+                                      label="grad clip (0=off)", noun="gradient clip",
+                                      gt=0, le=1e6, off=0)
+    grad_clip_mode: str = setting("value", "what the clip bounds", label="clip mode",
+                                  choices=CLIP_MODES)
+    optimizer: str = setting("adam", "optimizer; sgd uses Nesterov momentum", choices=OPTIMIZERS)
+    momentum: float = setting(0.9, "SGD momentum", noun="momentum", ge=0, lt=1)
+    label_smoothing: float = setting(0.0, "label smoothing, 0 to turn off",
+                                     noun="label smoothing", ge=0, lt=1)
+    width_mult: float = setting(1.0, "channel width multiplier (1.0 = the full model)",
+                                label="width", noun="width multiplier", gt=0, le=8, section="model")
+    logit_scale: float = setting(1.0, "multiply the model's output (the fast preset uses 0.125)",
+                                 noun="logit scale", gt=0, le=1000, section="model")
+    dataset: str = setting("cifar10", "training data", choices=DATASETS,
+                           section="data")
+    data_dir: str | None = setting(
+        None, "folder holding cifar-10-batches-py (default: $CIFAR_TUI_DATA, else a cache folder)",
+        section="data")
+    val_fraction: float = setting(0.1, "share of the training batches held out for validation",
+                                  noun="validation fraction", ge=0, lt=1, section="data")
+    # Twice CIFAR-10's training split; it also caps the synthetic set's memory.
+    limit_train: int | None = setting(None, "train on the first N images of the training split",
+                                      ge=1, le=100_000, section="data")
+    augment: bool = setting(True, "random crop + flip (default on)", section="data")
+    tta: bool = setting(False, "average with the flipped image at evaluation",
+                        label="test-time aug", section="data")
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N", rule=_device_problem,
+                          section="system")
+    # numpy's seeds stop at 2**32 - 1.
+    seed: int = setting(0, "random seed (fixes the split, init and augmentation)", noun="seed",
+                        ge=0, le=2**32 - 1, section="system")
+    compile: bool = setting(False, "torch.compile the model (compile time is reported apart)",
+                            section="system")
+    log_every: int = setting(10, "steps between loss read-outs", ge=1, le=1_000_000,
+                             section="system")
+    preset: str | None = setting(None, "starting recipe", rule=_preset_problem, section="run")
+    name: str | None = setting(None, "a readable name for the run", section="run")
 
     # -- (de)serialisation -------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -87,148 +173,121 @@ class RunConfig:
         return self
 
 
-FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunConfig))
+def _build_fields() -> dict[str, FieldSpec]:
+    """The table, completed with each field's name, type, default and None-ness."""
+    hints = typing.get_type_hints(RunConfig)
+    table: dict[str, FieldSpec] = {}
+    for f in dataclasses.fields(RunConfig):
+        args = typing.get_args(hints[f.name])  # (T, NoneType) for `T | None`, () for `T`
+        optional = type(None) in args
+        spec: FieldSpec = f.metadata["spec"]
+        table[f.name] = dataclasses.replace(
+            spec, name=f.name, kind=args[0] if optional else hints[f.name],
+            optional=optional, default=f.default, label=spec.label or f.name.replace("_", " "))
+    return table
 
 
+FIELDS: dict[str, FieldSpec] = _build_fields()
+FIELD_NAMES = tuple(FIELDS)
+
+
+# -- validation and parsing, generated from the table -------------------------
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool):
+        return False
+    # math.isfinite would overflow on a huge int; every int is finite anyway.
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+
+
+def _shown(value: Any) -> str:
+    """The refused value, cut short so a pasted 4,000-digit number stays one short line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit printing limit
+        return "a number too long to print"
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
+
+
+def _need(spec: FieldSpec) -> str:
+    """What a good value is, e.g. 'a whole number >= 1' or 'in [0, 1)'."""
+    if spec.lt is not None:
+        if spec.gt is not None:
+            return f"between {_num(spec.gt)} and {_num(spec.lt)}"
+        return f"in [{_num(spec.ge or 0)}, {_num(spec.lt)})"
+    word = "a whole number" if spec.kind is int else "a number"
+    if spec.gt is not None:
+        word += f" > {_num(spec.gt)}"
+    elif spec.ge is not None:
+        word += f" >= {_num(spec.ge)}"
+    return word + ("" if spec.off is None else f" (or {_num(spec.off)} to turn it off)")
+
+
+def _number_problem(spec: FieldSpec, value: Any) -> str | None:
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    fits = (
+        (whole if spec.kind is int else _is_number(value))
+        and (spec.ge is None or value >= spec.ge)
+        and (spec.gt is None or value > spec.gt)
+        and (spec.lt is None or value < spec.lt)
+    )
+    if not fits:
+        return f"{spec.subject} must be {_need(spec)}, got {_shown(value)}"
+    if spec.le is not None and value > spec.le:
+        return f"{spec.subject} must be at most {_num(spec.le)}, got {_shown(value)}"
+    return None
 
 
 def validate_field(name: str, value: Any) -> str | None:
     """One field's problem as a one-line message, or None when it is fine."""
-    positive_float = {
-        "max_lr": "learning rate (--max-lr)",
-        "width_mult": "width multiplier (--width-mult)",
-        "logit_scale": "logit scale (--logit-scale)",
-    }
-    if name in positive_float:
-        if not _is_number(value) or value <= 0:
-            return f"{positive_float[name]} must be a number > 0, got {value!r}"
-        if name == "width_mult" and value > 8:
-            return f"width multiplier (--width-mult) must be at most 8, got {value!r}"
+    spec = FIELDS[name]
+    if value is None and spec.optional:
         return None
-    if name == "epochs":
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            return f"epochs (--epochs) must be a whole number >= 1, got {value!r}"
-        return None
-    if name == "batch_size":
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            return f"batch size (--batch-size) must be a whole number >= 1, got {value!r}"
-        return None
-    if name == "weight_decay":
-        if not _is_number(value) or value < 0:
-            return f"weight decay (--weight-decay) must be a number >= 0, got {value!r}"
-        return None
-    if name == "grad_clip":
-        if value is not None and (not _is_number(value) or value <= 0):
-            return f"gradient clip (--grad-clip) must be > 0 (or 0 to turn it off), got {value!r}"
-        return None
-    if name == "pct_start":
-        if not _is_number(value) or not 0 < value < 1:
-            return f"warm-up fraction (--pct-start) must be between 0 and 1, got {value!r}"
-        return None
-    if name == "momentum":
-        if not _is_number(value) or not 0 <= value < 1:
-            return f"momentum (--momentum) must be in [0, 1), got {value!r}"
-        return None
-    if name == "label_smoothing":
-        if not _is_number(value) or not 0 <= value < 1:
-            return f"label smoothing (--label-smoothing) must be in [0, 1), got {value!r}"
-        return None
-    if name == "val_fraction":
-        if not _is_number(value) or not 0 <= value < 1:
-            return f"validation fraction (--val-fraction) must be in [0, 1), got {value!r}"
-        return None
-    if name == "limit_train":
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            return f"--limit-train must be a whole number >= 1, got {value!r}"
-        return None
-    if name == "log_every":
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            return f"--log-every must be a whole number >= 1, got {value!r}"
-        return None
-    if name == "seed":
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            return f"seed (--seed) must be a whole number >= 0, got {value!r}"
-        return None
-    choices = {
-        "model": MODELS,
-        "optimizer": OPTIMIZERS,
-        "grad_clip_mode": CLIP_MODES,
-        "dataset": DATASETS,
-        "schedule": SCHEDULES,
-    }
-    if name in choices:
-        if value not in choices[name]:
-            flag = name.replace("_", "-")
-            return f"unknown {name.replace('_', ' ')} {value!r}; --{flag} must be one of: {', '.join(choices[name])}"
-        return None
-    if name == "device":
-        if not isinstance(value, str) or not _valid_device(value):
-            return f"unknown device {value!r}; use auto, cpu, cuda or cuda:N"
-        return None
-    if name == "preset":
-        if value is not None and value not in PRESETS:
-            return f"unknown preset {value!r}; --preset must be one of: {', '.join(PRESETS)}"
-        return None
+    if spec.choices:
+        if value in spec.choices:
+            return None
+        noun = spec.noun or name.replace("_", " ")
+        allowed = ", ".join(spec.choices)
+        return f"unknown {noun} {_shown(value)}; {spec.flag} must be one of: {allowed}"
+    if spec.kind in (int, float):
+        return _number_problem(spec, value)
+    if spec.rule is not None:
+        return spec.rule(value)
+    if spec.kind is bool and not isinstance(value, bool):
+        return f"{spec.subject} must be true or false, got {_shown(value)}"
+    if spec.kind is str and not isinstance(value, str):
+        return f"{spec.subject} must be text, got {_shown(value)}"
     return None
-
-
-def _valid_device(value: str) -> bool:
-    if value in ("auto", "cpu", "cuda"):
-        return True
-    head, _, index = value.partition(":")
-    return head == "cuda" and index.isdigit()
 
 
 def parse_field(name: str, text: str) -> Any:
     """Turn form/CLI text into the field's type; raise ValueError with a clear message."""
+    spec = FIELDS[name]
     text = text.strip()
-    kind = FIELD_TYPES.get(name, str)
-    if kind is bool:
+    words = name.replace("_", " ")
+    if spec.kind is bool:
         low = text.lower()
         if low in ("1", "true", "yes", "on"):
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{name.replace('_', ' ')} must be yes or no, got {text!r}")
-    optional = name in ("grad_clip", "limit_train", "data_dir", "name", "preset")
-    if optional and text in ("", "none", "None"):
+        raise ValueError(f"{words} must be yes or no, got {_shown(text)}")
+    if spec.optional and text in ("", "none", "None"):
         return None
-    if name == "grad_clip" and text in ("0", "0.0"):
-        return None
-    if kind is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{name.replace('_', ' ')} must be a whole number, got {text!r}") from None
-    if kind is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{name.replace('_', ' ')} must be a number, got {text!r}") from None
-    return text
-
-
-FIELD_TYPES: dict[str, type] = {
-    "epochs": int,
-    "batch_size": int,
-    "limit_train": int,
-    "seed": int,
-    "log_every": int,
-    "max_lr": float,
-    "pct_start": float,
-    "weight_decay": float,
-    "grad_clip": float,
-    "momentum": float,
-    "label_smoothing": float,
-    "width_mult": float,
-    "logit_scale": float,
-    "val_fraction": float,
-    "augment": bool,
-    "tta": bool,
-    "compile": bool,
-}
+    try:
+        if spec.kind is int:
+            value: Any = int(text)
+        elif spec.kind is float:
+            value = float(text)
+        else:
+            return text
+    except ValueError:
+        word = "a whole number" if spec.kind is int else "a number"
+        raise ValueError(f"{words} must be {word}, got {_shown(text)}") from None
+    return None if spec.off is not None and value == spec.off else value
 
 
 # -- presets ------------------------------------------------------------------
@@ -261,21 +320,13 @@ def config_from_preset(preset: str | None = "seed", **overrides: Any) -> RunConf
     unknown = set(overrides) - set(FIELD_NAMES)
     if unknown:
         raise ConfigError({k: f"unknown setting {k!r}" for k in sorted(unknown)})
-    base.update({k: v for k, v in overrides.items() if v is not None or k == "grad_clip"})
+    # None overrides nothing, except where None is a setting of its own (clipping off).
+    base.update({k: v for k, v in overrides.items() if v is not None or FIELDS[k].off is not None})
     return RunConfig(preset=preset, **base)
 
 
-def describe(config: RunConfig) -> str:
-    """A short human label: model, width, epochs, lr, dataset."""
-    width = "" if config.width_mult == 1.0 else f" x{config.width_mult:g}"
-    data = " [synthetic]" if config.dataset == "synthetic" else ""
-    return f"{config.model}{width} {config.epochs}ep lr={config.max_lr:g} bs={config.batch_size}{data}"
-
-
-# Key hyperparameters stored as real columns for sorting and filtering.
-KEY_FIELDS = ("model", "epochs", "batch_size", "max_lr", "weight_decay", "grad_clip", "optimizer", "width_mult")
-
 __all__ = [
-    "ConfigError", "RunConfig", "PRESETS", "MODELS", "OPTIMIZERS", "KEY_FIELDS",
-    "config_from_preset", "validate_field", "parse_field", "describe", "field",
+    "CLIP_MODES", "DATASETS", "FIELDS", "FIELD_NAMES", "MODELS", "OPTIMIZERS", "PRESETS",
+    "SCHEDULES", "SECTIONS", "ConfigError", "FieldSpec", "RunConfig", "config_from_preset",
+    "parse_field", "validate_field",
 ]
