@@ -23,26 +23,29 @@ def db_parent(top_level: bool = False) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--db", metavar="URL", default=None if top_level else argparse.SUPPRESS,
-        help="SQLAlchemy URL or SQLite file of the run store (default: $CIFAR_TUI_DB, else the user data folder)",
+        help="SQLAlchemy URL or SQLite file of the run store "
+             "(default: $CIFAR_TUI_DB, else the user data folder)",
     )
     return parent
 
 
 @contextmanager
 def open_store(args: argparse.Namespace) -> Iterator[Any]:
-    """The store for args.db, with every store error turned into a one-line CliError."""
-    from storage import RunStore, StoreError
+    """The store for args.db, closed on the way out. Its errors are ``StoreError``s with
+    one-line messages; ``cli.main`` prints them, so nothing is caught here."""
+    from storage import RunStore
 
-    try:
-        store = RunStore(getattr(args, "db", None))
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+    store = RunStore(getattr(args, "db", None))
     try:
         yield store
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
     finally:
         store.close()
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """The first non-blank line of ``text``, shortened to ``limit`` characters."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def print_json(data: Any) -> None:

@@ -1,4 +1,9 @@
-"""Argument parsing and dispatch; no subcommand opens the TUI."""
+"""Argument parsing and dispatch; no subcommand opens the TUI.
+
+This is the CLI's one error boundary: a ``CliError`` or ``StoreError`` is printed as
+one line with exit code 2, and anything unexpected as one line naming the file that
+holds its traceback. The user never sees a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import sys
 
 from cli.common import CliError, db_parent
+from storage.errors import StoreError
 
 
 class CliParser(argparse.ArgumentParser):
@@ -39,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_tui(args)
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except (CliError, StoreError) as exc:
         print(f"cifar-tui: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -50,3 +56,16 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug: one line here, the traceback in a file
+        print(unexpected_error_line(exc, args.command or "tui"), file=sys.stderr)
+        return 1
+
+
+def unexpected_error_line(exc: BaseException, command: str) -> str:
+    from cli.common import one_line
+    from worker.launcher import save_traceback
+
+    path = save_traceback(exc, f"crash-{command}")
+    where = f"the traceback is in {path}" if path else "the traceback could not be saved"
+    return (f"cifar-tui: error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
+            f"(a bug; {where})")

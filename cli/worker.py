@@ -86,7 +86,7 @@ def run_queue(args: argparse.Namespace) -> int:
     if not args.no_worker:
         from worker import launcher
 
-        if launcher.live_worker(args.worker_device) is None:
+        if launcher.any_live_worker() is None:
             pid = launcher.start_worker(url, args.worker_device)
             started = f"; started a worker (pid {pid}, log {launcher.log_path(args.worker_device)})"
     if args.json:
@@ -126,7 +126,7 @@ def run_resume(args: argparse.Namespace) -> int:
     if not args.no_worker:
         from worker import launcher
 
-        if launcher.live_worker("auto") is None and not launcher.all_live_workers():
+        if launcher.any_live_worker() is None:
             pid = launcher.start_worker(url, "auto")
             started = f"; started a worker (pid {pid})"
     print(f"run {run_id} requeued to resume {how}{started}")

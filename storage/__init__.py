@@ -3,7 +3,18 @@
 ``RunStore`` is the one API; nothing outside this package speaks SQL.
 """
 
-from storage.errors import BadFilter, InvalidRunState, RunNotFound, SchemaTooNewError, StoreError
+from storage.errors import (
+    BadFilter,
+    InvalidRunState,
+    NotAStore,
+    RunNotFound,
+    SchemaTooNewError,
+    StoreBusy,
+    StoreError,
+    StoreInternalError,
+    StoreReadOnly,
+    StoreUnavailable,
+)
 from storage.records import (
     SORTABLE,
     ClaimedRun,
@@ -20,5 +31,6 @@ from storage.schema import STATUSES, TERMINAL_STATUSES
 __all__ = [
     "RunStore", "RunFilter", "RunSummary", "RunDetail", "EpochRow", "StepRow", "ClaimedRun",
     "Comparison", "SORTABLE", "STATUSES", "TERMINAL_STATUSES", "StoreError", "RunNotFound",
-    "InvalidRunState", "SchemaTooNewError", "BadFilter",
+    "InvalidRunState", "SchemaTooNewError", "BadFilter", "StoreUnavailable", "NotAStore",
+    "StoreReadOnly", "StoreBusy", "StoreInternalError",
 ]

@@ -16,16 +16,24 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from engine.paths import app_home
-from storage.errors import SchemaTooNewError, StoreError
+from storage.errors import (
+    NotAStore,
+    SchemaTooNewError,
+    StoreReadOnly,
+    StoreUnavailable,
+)
+from storage.guard import FIX_DB, store_errors
 
 ENV_VAR = "CIFAR_TUI_DB"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 30_000
+LOCK_RETRIES = 8  # attempts at a write that SQLite still reports locked after busy_timeout
+SQLITE_HEADER = b"SQLite format 3\x00"
 # Execution option that makes a transaction take SQLite's write lock up front
 # (BEGIN IMMEDIATE). A deferred transaction that reads and then writes can fail
 # with "database is locked" at once, without waiting for the busy timeout.
@@ -76,8 +84,9 @@ def is_locked_error(exc: BaseException) -> bool:
     return "locked" in message or "busy" in message
 
 
-def retry_locked(fn: Callable[[], T], attempts: int = 8) -> T:
-    """Run ``fn``, retrying if SQLite still reports a lock after its busy timeout."""
+def retry_locked(fn: Callable[[], T], attempts: int = LOCK_RETRIES) -> T:
+    """Run ``fn``, retrying if SQLite still reports a lock after its busy timeout.
+    The last ``OperationalError`` goes on to the store's boundary (storage.guard)."""
     for attempt in range(attempts):
         try:
             return fn()
@@ -88,7 +97,42 @@ def retry_locked(fn: Callable[[], T], attempts: int = 8) -> T:
     raise AssertionError("unreachable")
 
 
-def make_engine(url: str) -> Engine:
+def check_sqlite_file(path: Path, create_folder: bool) -> None:
+    """Refuse, before SQLite touches anything, a path that cannot hold a store: SQLite
+    would create folders' files, journals beside /dev/null, or fail with a traceback."""
+    if path.is_dir():
+        raise NotAStore(f"{path} is a folder, not a database file; pass a file path to --db")
+    if path.exists():
+        if not path.is_file():
+            raise NotAStore(f"{path} is not a cifar-tui store (not a regular file); {FIX_DB}")
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+        if head and head != SQLITE_HEADER:  # an empty file is a new database
+            raise NotAStore(f"{path} is not a cifar-tui store (file is not a database); {FIX_DB}")
+        # Mode bits too: root may write a file anyone marked read-only, but should not.
+        if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
+            raise StoreReadOnly(f"the store {path} is read-only; make it writable "
+                                "(chmod u+w) or pass another --db")
+        return
+    folder = path.parent
+    if not folder.exists():
+        if not create_folder:
+            raise StoreUnavailable(f"no such folder {folder} for the store {path.name}; "
+                                   "create it or fix the path")
+        folder.mkdir(parents=True, exist_ok=True)
+    if not folder.is_dir():
+        raise StoreUnavailable(f"{folder} is not a folder, so {path.name} cannot be created "
+                               "in it; fix the path")
+    if not os.access(folder, os.W_OK):
+        raise StoreReadOnly(f"cannot create the store {path}: the folder {folder} is "
+                            "read-only; pass another --db")
+
+
+def make_engine(
+    url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS, create_folder: bool = True
+) -> Engine:
+    """The engine for ``url``; ``create_folder`` makes a missing SQLite folder (only for
+    the default or $CIFAR_TUI_DB location, never for a path typed by the user)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -97,9 +141,7 @@ def make_engine(url: str) -> Engine:
     if path is None:  # in-memory: one shared connection, or each would see its own database
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     else:
-        if path.is_dir():
-            raise StoreError(f"{path} is a folder, not a database file; pass a file path to --db")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        check_sqlite_file(path, create_folder)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -107,7 +149,7 @@ def make_engine(url: str) -> Engine:
         # SQLAlchemy emits BEGIN itself (below), so sqlite3 must not.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         # WAL + NORMAL: a crash of the app loses nothing; only power loss can
         # drop the last commits. WAL itself is set once per file in migrate(),
@@ -178,7 +220,7 @@ def _stored_revision(engine: Engine) -> str | None:
 
 def migrate(engine: Engine, url: str) -> None:
     """Bring the schema to head; refuse, untouched, a database from a newer version."""
-    label = str(sqlite_path(url) or make_url(url).render_as_string(hide_password=True))
+    label = store_label(url)
     if _stored_revision(engine) == SCHEMA_HEAD:  # the common case: no Alembic import at all
         _ensure_wal(engine)
         return
@@ -205,7 +247,7 @@ def _check_revision(engine: Engine, current: str | None, label: str, conn: Any =
     if current is None:
         tables = set(inspect(conn if conn is not None else engine).get_table_names())
         if tables - {"alembic_version"}:
-            raise StoreError(
+            raise NotAStore(
                 f"{label} is not a cifar-tui run store (it has other tables); pass another --db"
             )
         return
@@ -275,13 +317,27 @@ def _file_lock(lock_path: Path) -> Iterator[None]:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def open_database(url: str | os.PathLike[str] | None = None) -> tuple[str, Engine]:
-    """Resolve, connect and migrate; the engine is disposed again on any error."""
-    resolved = resolve_url(url)
-    engine = make_engine(resolved)
+def store_label(url: str) -> str:
+    """How messages name a store: its file, else its URL with the password masked."""
     try:
-        migrate(engine, resolved)
-    except BaseException:
-        engine.dispose()
-        raise
+        return str(sqlite_path(url) or display_url(url))
+    except SQLAlchemyError:  # not even a URL: name it as typed
+        return url
+
+
+def open_database(
+    url: str | os.PathLike[str] | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> tuple[str, Engine]:
+    """Resolve, check, connect and migrate; the engine is disposed again on any error.
+    Every failure is a one-line ``StoreError``. A folder is created only for the default
+    or $CIFAR_TUI_DB location: a mistyped --db path is refused, not silently made."""
+    explicit = url is not None and bool(os.fspath(url))
+    resolved = resolve_url(url)
+    with store_errors(store_label(resolved), opening=True):
+        engine = make_engine(resolved, busy_timeout_ms, create_folder=not explicit)
+        try:
+            migrate(engine, resolved)
+        except BaseException:
+            engine.dispose()
+            raise
     return resolved, engine

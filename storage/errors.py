@@ -24,3 +24,23 @@ class SchemaTooNewError(StoreError):
 
 class BadFilter(StoreError, ValueError):
     """An unknown sort column, status or similar in a list query."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be opened or reached: its path, permissions, driver or server."""
+
+
+class NotAStore(StoreUnavailable):
+    """The path holds something other than a cifar-tui store."""
+
+
+class StoreReadOnly(StoreUnavailable):
+    """The store (or its folder) cannot be written, and every command may write."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the store's write lock through every retry."""
+
+
+class StoreInternalError(StoreError):
+    """Any other database failure, wrapped once at the store's boundary (as optuna does)."""

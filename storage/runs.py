@@ -15,14 +15,23 @@ from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.config import RunConfig
 from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
 from storage import queries
-from storage.db import WRITE_OPTIONS, display_url, open_database, retry_locked, session_factory
+from storage.db import (
+    BUSY_TIMEOUT_MS,
+    LOCK_RETRIES,
+    WRITE_OPTIONS,
+    display_url,
+    open_database,
+    retry_locked,
+    session_factory,
+    store_label,
+)
 from storage.errors import InvalidRunState, RunNotFound, StoreError
+from storage.guard import store_errors
 from storage.records import (
     ClaimedRun,
     Comparison,
@@ -39,6 +48,13 @@ STEP_FIELDS = ("epoch", "loss", "lr")
 EPOCH_FIELDS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
 )
+MAX_RUN_ID = 2**31 - 1  # runs.id is an INTEGER: 32 bits on PostgreSQL, so no id is larger
+
+
+def _check_id(run_id: int) -> None:
+    """No run has an id beyond the column's range; asking would overflow the driver."""
+    if not 0 < run_id <= MAX_RUN_ID:
+        raise RunNotFound(run_id)
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -48,13 +64,19 @@ def _one_line(text: str, limit: int = 500) -> str:
 
 class RunStore:
     """Open (and migrate) the store at ``url``: a SQLAlchemy URL or a SQLite file path;
-    None means $CIFAR_TUI_DB, else runs.db in the user data folder."""
+    None means $CIFAR_TUI_DB, else runs.db in the user data folder.
+
+    Every failure is a ``StoreError``: a write SQLite still finds locked after
+    ``busy_timeout_ms`` and ``lock_retries`` attempts raises ``StoreBusy``."""
 
     def __init__(
         self, url: str | os.PathLike[str] | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utcnow, *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS, lock_retries: int = LOCK_RETRIES,
     ):
-        self.url, self._engine = open_database(url)
+        self.url, self._engine = open_database(url, busy_timeout_ms)
+        self._label = store_label(self.url)
+        self._lock_retries = lock_retries
         self._clock = clock  # stamps every time the store writes; tests pass a fixed one
         self._sessions = session_factory(self._engine)
         self._dialect = self._engine.dialect.name
@@ -63,10 +85,6 @@ class RunStore:
     def display_url(self) -> str:
         """The URL with any password masked, for logs, lock files and status lines."""
         return display_url(self.url)
-
-    @classmethod
-    def open(cls, url: str | os.PathLike[str] | None = None) -> RunStore:
-        return cls(url)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -77,23 +95,25 @@ class RunStore:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    # -- transactions -------------------------------------------------------------
+    # -- transactions: the one session scope, which rolls back and wraps errors -----
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with self._sessions() as s:
+        with store_errors(self._label), self._sessions() as s:
             yield s
 
     def _write(self, work: Callable[[Session], T]) -> T:
         def attempt() -> T:
-            with self._sessions.begin() as s:
+            with self._sessions.begin() as s:  # rolls back when work raises
                 s.connection(execution_options=WRITE_OPTIONS)
                 return work(s)
 
-        return retry_locked(attempt)
+        with store_errors(self._label):
+            return retry_locked(attempt, self._lock_retries)
 
     @staticmethod
     def _status(s: Session, run_id: int) -> str:
+        _check_id(run_id)
         status = s.execute(select(Run.status).where(Run.id == run_id)).scalar_one_or_none()
         if status is None:
             raise RunNotFound(run_id)
@@ -234,6 +254,7 @@ class RunStore:
         stmt = self._upsert(table, ("run_id", "step"), STEP_FIELDS)
 
         def work(s: Session) -> None:
+            self._status(s, run_id)  # RunNotFound rather than a foreign key error
             if stmt is None:  # portable fallback: delete then insert
                 s.execute(delete(table).where(
                     table.c.run_id == run_id, table.c.step.in_([r["step"] for r in rows])))
@@ -242,13 +263,7 @@ class RunStore:
             self._set(s, run_id, current_step=last.step, current_epoch=last.epoch,
                       images_per_s=last.images_per_s, heartbeat_at=self._clock())
 
-        try:
-            self._write(work)
-        except IntegrityError:
-            # Asked in a fresh transaction: PostgreSQL refuses any query in the failed one.
-            with self._read() as s:
-                self._status(s, run_id)  # raises RunNotFound when that is the cause
-            raise
+        self._write(work)
 
     def record_epoch(self, run_id: int, m: EpochMetrics) -> None:
         """Upsert one epoch's metrics; best and final val acc follow from all epochs."""
@@ -398,6 +413,7 @@ class RunStore:
             return queries.count_runs(s, filter)
 
     def get_run(self, run_id: int) -> RunDetail:
+        _check_id(run_id)
         with self._read() as s:
             return queries.details(s, [run_id])[0]
 
@@ -415,6 +431,8 @@ class RunStore:
             return queries.epochs_of(s, [run_id])[run_id]
 
     def compare(self, run_ids: Sequence[int]) -> Comparison:
+        for run_id in run_ids:
+            _check_id(run_id)
         with self._read() as s:
             return queries.compare(s, run_ids)
 
@@ -426,9 +444,12 @@ class RunStore:
     def resolve_run(self, ref: str | int) -> int:
         """A run id (``12`` or ``#12``) or a unique run name -> the id."""
         text = str(ref).strip()
+        digits = text.lstrip("#")
+        if digits.isdecimal() and len(digits) > len(str(MAX_RUN_ID)):
+            raise RunNotFound(text)  # beyond any id (and int() refuses thousands of digits)
         with self._read() as s:
-            if text.lstrip("#").isdigit():
-                run_id = int(text.lstrip("#"))
+            if digits.isdecimal():
+                run_id = int(digits)
                 self._status(s, run_id)
                 return run_id
             ids = list(s.scalars(select(Run.id).where(Run.name == text).order_by(Run.id).limit(6)))

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Literal
 
-from textual import on, work
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
-from worker import launcher
-from storage.errors import StoreError
 from storage.runs import RunStore
 from tui import format as fmt
 from tui.context import AppContext
+from tui.jobs import failure_text, job
 from tui.messages import (
     CancelRequested,
     CompareRequested,
@@ -22,7 +22,6 @@ from tui.messages import (
     OpenRequested,
     RunChanged,
     RunQueued,
-    StoreFailed,
 )
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmDialog
@@ -31,6 +30,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
 from tui.screens.live import LiveRunScreen
 from tui.screens.new_run import NewRunScreen
+from worker import launcher
 
 
 class CifarTui(App[None]):
@@ -100,9 +100,13 @@ class CifarTui(App[None]):
             if isinstance(screen, HomeScreen):
                 screen.reload(keep_loaded=True)
 
-    @on(StoreFailed)
-    def _store_failed(self, event: StoreFailed) -> None:
-        self.notify(event.text, title="Store", severity="error", timeout=8)
+    @on(Worker.StateChanged)
+    def _job_failed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed background job is told: every job is the App's (tui.jobs)."""
+        if event.state is not WorkerState.ERROR or event.worker.error is None:
+            return
+        text = failure_text(event.worker.error, lambda exc: launcher.save_traceback(exc, "tui"))
+        self.notify(text, title="Failed", severity="error", timeout=10)
 
     # -- cancelling (asked from home, live and detail) ---------------------------
     @on(CancelRequested)
@@ -114,13 +118,9 @@ class CifarTui(App[None]):
         self.push_screen(ConfirmDialog(f"Cancel run #{event.run_id}? A running run stops after its current step.",
                                        yes="Cancel run"), answered)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="cancel")
+    @job("cancel")
     def _cancel(self, run_id: int) -> None:
-        try:
-            outcome = self.ctx.store.request_cancel(run_id)
-        except StoreError as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
+        outcome = self.ctx.store.request_cancel(run_id)
         words = "cancelled" if outcome == "cancelled" else "asked to stop (the worker stops it shortly)"
         self.call_from_thread(self.notify, f"Run #{run_id} {words}.")
         self.post_message(RunChanged(run_id))
@@ -146,7 +146,7 @@ def make_app(
         clock=clock,
         poll_interval=poll_interval,
         start_worker=start_worker or (lambda url: launcher.start_worker(url, "auto")),
-        worker_alive=worker_alive or (lambda: bool(launcher.all_live_workers())),
+        worker_alive=worker_alive or (lambda: launcher.any_live_worker() is not None),
     )
     return CifarTui(ctx)
 

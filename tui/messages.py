@@ -48,10 +48,3 @@ class CancelRequested(Message):
     """Ask (with a confirmation) to cancel a run."""
 
     run_id: int
-
-
-@dataclass
-class StoreFailed(Message):
-    """A store call in a worker thread failed; the text is one line a user can act on."""
-
-    text: str

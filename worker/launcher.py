@@ -1,4 +1,5 @@
-"""Find, start and stop the detached worker. No torch and no SQL: the TUI uses this.
+"""Find, start and stop the detached worker, and keep crash tracebacks beside its logs.
+No torch and no SQL: the TUI uses this.
 
 One worker per device is enforced with an exclusive ``flock`` on a lock file;
 the kernel drops the lock when the worker dies, even on kill -9, so a stale
@@ -88,6 +89,13 @@ def all_live_workers() -> list[WorkerInfo]:
     return [info for info in holders if info is not None]
 
 
+def any_live_worker() -> WorkerInfo | None:
+    """The one answer to "is a worker alive?" for the CLI and the TUI: any live worker,
+    whatever its device, or None. Any worker claims queued runs, so one is enough;
+    a worker per store is a later change."""
+    return next(iter(all_live_workers()), None)
+
+
 def _lock_holder(path: Path, device: str) -> WorkerInfo | None:
     """Who holds the lock file (as it recorded itself), or None when nobody does."""
     with open(path, "a+") as fh:
@@ -101,6 +109,21 @@ def _lock_holder(path: Path, device: str) -> WorkerInfo | None:
                 return WorkerInfo(device, -1, "", 0.0, str(log_path(device)))
         fcntl.flock(fh, fcntl.LOCK_UN)
     return None
+
+
+def save_traceback(exc: BaseException, where: str) -> Path | None:
+    """Write ``exc``'s full traceback under the app folder's logs, for a bug report;
+    None when even that fails (the caller still shows its one line)."""
+    import traceback
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = app_home() / "logs" / f"{where}-{stamp}-{os.getpid()}.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    except OSError:
+        return None
+    return path
 
 
 def start_worker(db_url: str, device: str = "auto", extra_args: list[str] | None = None) -> int:

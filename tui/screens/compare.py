@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -14,11 +14,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from storage.errors import StoreError
 from storage.records import Comparison
 from tui import format as fmt
 from tui.context import context_of
-from tui.messages import StoreFailed
+from tui.jobs import job
 from tui.widgets.metric_chart import ChartSpec, MetricChart, Series
 
 COLOURS = ("cyan", "magenta", "green", "yellow", "red", "blue", "white", "orange")
@@ -63,14 +62,9 @@ class CompareScreen(Screen[None]):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-load")
+    @job("compare-load")
     def load(self) -> None:
-        try:
-            comparison = context_of(self).store.compare(self.run_ids)
-        except StoreError as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
-        self.post_message(self.Loaded(comparison))
+        self.post_message(self.Loaded(context_of(self).store.compare(self.run_ids)))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:

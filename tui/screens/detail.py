@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -15,11 +15,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
-from storage.errors import StoreError
 from storage.records import RunDetail
 from tui import format as fmt
 from tui.context import context_of
-from tui.messages import CancelRequested, DuplicateRequested, OpenRequested, RunChanged, StoreFailed
+from tui.jobs import job
+from tui.messages import CancelRequested, DuplicateRequested, OpenRequested, RunChanged
 from tui.widgets.confusion_grid import ConfusionGrid
 
 
@@ -117,14 +117,9 @@ class RunDetailScreen(Screen[None]):
         self.query_one("#detail").focus()
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="detail-load")
+    @job("detail-load")
     def load(self) -> None:
-        try:
-            run = context_of(self).store.get_run(self.run_id)
-        except StoreError as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
-        self.post_message(self.Loaded(run))
+        self.post_message(self.Loaded(context_of(self).store.get_run(self.run_id)))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -154,21 +149,17 @@ class RunDetailScreen(Screen[None]):
         wanted = [t.strip() for t in self.query_one("#tags", Input).value.split(",") if t.strip()]
         self._save_annotations(self.query_one("#notes", Input).value, list(dict.fromkeys(wanted)), list(self.run.tags))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="detail-save")
+    @job("detail-save")
     def _save_annotations(self, notes: str, tags: list[str], old_tags: list[str]) -> None:
         store = context_of(self).store
-        try:
-            store.set_note(self.run_id, notes)
-            for tag in old_tags:
-                if tag not in tags:
-                    store.remove_tag(self.run_id, tag)
-            for tag in tags:
-                if tag not in old_tags:
-                    store.add_tag(self.run_id, tag)
-            run = store.get_run(self.run_id)
-        except StoreError as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
+        store.set_note(self.run_id, notes)
+        for tag in old_tags:
+            if tag not in tags:
+                store.remove_tag(self.run_id, tag)
+        for tag in tags:
+            if tag not in old_tags:
+                store.add_tag(self.run_id, tag)
+        run = store.get_run(self.run_id)
         self.post_message(self.Loaded(run))
         self.app.post_message(RunChanged(self.run_id))
         self.app.call_from_thread(self.notify, "Notes and tags saved.")

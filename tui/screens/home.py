@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -18,18 +18,13 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
 from engine.config import MODELS
-from storage.errors import RunNotFound, StoreError
+from storage.errors import RunNotFound
 from storage.records import RunFilter, RunSummary
 from storage.schema import STATUSES
 from tui import format as fmt
 from tui.context import context_of
-from tui.messages import (
-    CancelRequested,
-    CompareRequested,
-    DuplicateRequested,
-    OpenRequested,
-    StoreFailed,
-)
+from tui.jobs import job
+from tui.messages import CancelRequested, CompareRequested, DuplicateRequested, OpenRequested
 from tui.widgets.run_table import RunTable
 
 PAGE = 100
@@ -103,16 +98,12 @@ class HomeScreen(Screen[None]):
         limit = max(PAGE, min(rows, KEEP_MAX))
         self._fetch(self.filter, self.sort, self.descending, 0, self.generation, limit)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="home-list")
+    @job("home-list")
     def _fetch(self, flt: RunFilter, sort: str, descending: bool, offset: int, generation: int,
                limit: int = PAGE) -> None:
         store = context_of(self).store
-        try:
-            runs = store.list_runs(flt, sort=sort, descending=descending, limit=limit, offset=offset)
-            total = store.count_runs(flt) if offset == 0 else self.total
-        except StoreError as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
+        runs = store.list_runs(flt, sort=sort, descending=descending, limit=limit, offset=offset)
+        total = store.count_runs(flt) if offset == 0 else self.total
         if not get_current_worker().is_cancelled:
             self.post_message(self.PageLoaded(runs, total, offset, generation))
 
@@ -144,22 +135,18 @@ class HomeScreen(Screen[None]):
     def poll(self) -> None:
         self._poll(set(self.active_ids), self.filter)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="home-poll")
+    @job("home-poll")
     def _poll(self, was_active: set[int], flt: RunFilter) -> None:
         ctx = context_of(self)
-        try:
-            active = ctx.store.list_runs(RunFilter(status=fmt.ACTIVE), limit=500)
-            now_active = {r.id for r in active}
-            stopped = []
-            for run_id in was_active - now_active:
-                try:
-                    stopped.append(ctx.store.get_run(run_id))
-                except RunNotFound:
-                    pass
-            total = ctx.store.count_runs(flt)
-        except StoreError as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
+        active = ctx.store.list_runs(RunFilter(status=fmt.ACTIVE), limit=500)
+        now_active = {r.id for r in active}
+        stopped = []
+        for run_id in was_active - now_active:
+            try:
+                stopped.append(ctx.store.get_run(run_id))
+            except RunNotFound:
+                continue  # deleted since the last poll: nothing left to show
+        total = ctx.store.count_runs(flt)
         self.post_message(self.Polled([*active, *stopped], total, ctx.worker_alive()))
 
     @on(Polled)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
@@ -17,11 +17,11 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from storage.errors import StoreError
 from storage.records import RunDetail, StepRow
 from tui import format as fmt
 from tui.context import context_of
-from tui.messages import CancelRequested, DuplicateRequested, OpenRequested, StoreFailed
+from tui.jobs import job
+from tui.messages import CancelRequested, DuplicateRequested, OpenRequested
 from tui.widgets.metric_chart import ChartSpec, MetricChart, Series
 from tui.widgets.progress_header import ProgressHeader
 
@@ -67,15 +67,11 @@ class LiveRunScreen(Screen[None]):
     def poll(self) -> None:
         self._poll(self.last_step)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="live-poll")
+    @job("live-poll")
     def _poll(self, after_step: int) -> None:
         store = context_of(self).store
-        try:
-            steps = store.get_steps(self.run_id, after_step=after_step)
-            run = store.get_run(self.run_id)
-        except StoreError as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
+        steps = store.get_steps(self.run_id, after_step=after_step)
+        run = store.get_run(self.run_id)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Polled(run, steps))
 

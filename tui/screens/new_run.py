@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -31,9 +31,9 @@ from engine.config import (
     validate_field,
 )
 from engine.paths import data_folder_problem
-from storage.errors import StoreError
 from tui.context import context_of
-from tui.messages import RunQueued, StoreFailed
+from tui.jobs import job
+from tui.messages import RunQueued
 
 # (field, label, choices or None for free text); the order is the form's order.
 FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
@@ -120,14 +120,9 @@ class NewRunScreen(Screen[int | None]):
         if self.source_run is not None:
             self._load_source(self.source_run)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="form-load")
+    @job("form-load")
     def _load_source(self, run_id: int) -> None:
-        try:
-            config = context_of(self).store.get_run(run_id).config
-        except StoreError as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
-        self.post_message(self.SourceLoaded(config))
+        self.post_message(self.SourceLoaded(context_of(self).store.get_run(run_id).config))
 
     @on(SourceLoaded)
     def _source_loaded(self, event: SourceLoaded) -> None:
@@ -241,14 +236,10 @@ class NewRunScreen(Screen[int | None]):
     def _back(self) -> None:
         self.dismiss(None)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="form-queue")
+    @job("form-queue")
     def _queue(self, config: RunConfig) -> None:
         ctx = context_of(self)
-        try:
-            run_id = ctx.store.create_run(config, name=config.name)
-        except (StoreError, ConfigError) as exc:
-            self.post_message(StoreFailed(str(exc)))
-            return
+        run_id = ctx.store.create_run(config, name=config.name)
         pid = None if ctx.worker_alive() else ctx.start_worker(ctx.store.url)
         self.app.call_from_thread(self._queued, run_id, pid)
 

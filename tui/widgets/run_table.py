@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 from storage.records import RunSummary
 from tui import format as fmt
@@ -176,7 +177,7 @@ class RunTable(DataTable[Text]):
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:
+        except CellDoesNotExist:  # the cursor sits past the rows while they are replaced
             return None
         return int(key.value) if key.value is not None else None
 
