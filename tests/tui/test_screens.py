@@ -6,9 +6,12 @@ import io
 
 from rich.console import Console
 from support.tui_seed import settle, table_ids
+from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
+from textual.widgets._toast import Toast
 
 from engine.events import EpochMetrics, StepMetrics
+from tui.app import CifarTui
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.detail import RunDetailScreen
@@ -70,6 +73,11 @@ async def test_notes_and_tags_are_saved_to_the_store(app, store, seeded) -> None
         assert run.tags == ("keep", "paper")
 
 
+def toasts(app) -> list[str]:  # noqa: ANN001
+    """The text of the notifications on screen now."""
+    return [toast.render().plain for toast in app.screen.query(Toast)]
+
+
 async def test_marking_two_runs_and_comparing_them(app, seeded) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -77,11 +85,15 @@ async def test_marking_two_runs_and_comparing_them(app, seeded) -> None:
         table.move_cursor(row=table_ids(app).index(seeded["wide"]))
         await pilot.press("space")  # marks and moves down, onto the baseline
         await pilot.press("space")
-        assert table.marked == [seeded["wide"], seeded["baseline"]]
+        marked = [seeded["wide"], seeded["baseline"]]
+        assert table.marked == marked
         await pilot.press("c")
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, CompareScreen)
+        assert screen.run_ids == marked
+        assert screen.comparison is not None and screen.comparison.run_ids == marked
+        assert text_of(screen, "#compare-title").startswith(f"Comparing {len(marked)} runs ")
         compare = screen.query_one("#compare-table", DataTable)
         rows = {str(compare.get_row_at(i)[0]): [str(c) for c in compare.get_row_at(i)[1:]]
                 for i in range(compare.row_count)}
@@ -94,12 +106,16 @@ async def test_marking_two_runs_and_comparing_them(app, seeded) -> None:
         assert [len(s.xs) for s in screen.query_one("#compare-acc").spec.series] == [4, 4]
 
 
-async def test_compare_needs_two_marked_runs(app, seeded) -> None:
-    async with app.run_test(size=(80, 24)) as pilot:
+async def test_compare_with_one_marked_run_says_to_mark_two(app, seeded) -> None:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
+        await pilot.press("space")
+        assert len(app.screen.query_one(RunTable).marked) == 1
+        assert not any("Mark two" in t for t in toasts(app))
         await pilot.press("c")
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
+        assert any("Mark two or more runs" in t for t in toasts(app))
 
 
 async def test_cancelling_a_queued_run_after_confirming(app, store, seeded) -> None:
@@ -110,15 +126,18 @@ async def test_cancelling_a_queued_run_after_confirming(app, store, seeded) -> N
         await pilot.press("y")
         await settle(pilot)
         assert store.get_run(seeded["queued"]).status == "cancelled"
-        assert "cancelled" in str(app.screen.query_one(RunTable).get_cell(str(seeded["queued"]), "status"))
+        cell = app.screen.query_one(RunTable).get_cell(str(seeded["queued"]), "status")
+        assert "cancelled" in str(cell)
 
 
 async def test_declining_the_confirmation_cancels_nothing(app, store, seeded) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await open_row(app, pilot, seeded["queued"], key="x")
+        assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("n")
         await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
         assert store.get_run(seeded["queued"]).status == "queued"
 
 
@@ -141,9 +160,11 @@ async def test_live_screen_follows_steps_written_by_another_process(app, store, 
         assert screen.last_step == 67 and len(screen.steps) == 67
         assert "step 67/160" in text_of(screen, "#live-facts")
         store.append_steps(seeded["live"], [
-            StepMetrics(step=s, epoch=4, loss=0.4, lr=0.2, images_per_s=6000.0, time=0.0) for s in range(68, 81)])
-        store.record_epoch(seeded["live"], EpochMetrics(epoch=4, train_loss=0.4, train_acc=0.8, val_loss=0.5,
-                                                        val_acc=0.81, lr=0.2, seconds=10, images_per_s=6000.0))
+            StepMetrics(step=s, epoch=4, loss=0.4, lr=0.2, images_per_s=6000.0, time=0.0)
+            for s in range(68, 81)])
+        store.record_epoch(seeded["live"], EpochMetrics(
+            epoch=4, train_loss=0.4, train_acc=0.8, val_loss=0.5, val_acc=0.81, lr=0.2,
+            seconds=10, images_per_s=6000.0))
         screen.poll()
         await settle(pilot)
         assert screen.last_step == 80 and len(screen.steps) == 80
@@ -159,14 +180,34 @@ async def test_question_mark_opens_help_listing_keys(app) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = " ".join(text_of(app.screen, f"#{s.id}") for s in app.screen.query(Static) if s.id)
-        assert "Compare" in text and "Queue run" in text
+        for binding in HomeScreen.BINDINGS:  # every key of the run list, with what it does
+            assert isinstance(binding, Binding) and binding.description in text
         await pilot.press("escape")
         assert isinstance(app.screen, HomeScreen)
 
 
-async def test_command_palette_lists_the_main_actions(app) -> None:
+async def test_command_palette_offers_every_action_in_the_home_footer(app) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        for wanted in ("New run", "Compare marked runs", "Duplicate selected run", "Cancel selected run", "Help"):
-            assert wanted in titles
+        commands = list(app.get_system_commands(app.screen))
+        offered = {getattr(c.callback, "__name__", None) for c in commands}
+        footer = [b for b in (*HomeScreen.BINDINGS, *CifarTui.BINDINGS)
+                  if isinstance(b, Binding) and b.show]
+        assert footer, "the home screen shows some keys"
+        assert [b.action for b in footer if f"action_{b.action}" not in offered] == []
+        assert len({c.title for c in commands}) == len(commands)  # no two look alike
+
+
+async def test_compare_from_the_command_palette_opens_the_marked_runs(app, seeded) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RunTable)
+        for run_id in (seeded["baseline"], seeded["wide"]):
+            table.move_cursor(row=table_ids(app).index(run_id))
+            await pilot.press("space")
+        (compare,) = [c for c in app.get_system_commands(app.screen)
+                      if getattr(c.callback, "__name__", None) == "action_compare"]
+        compare.callback()
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        assert sorted(app.screen.run_ids) == sorted((seeded["baseline"], seeded["wide"]))
