@@ -240,10 +240,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_settings(rows: list[dict[str, Any]],
+                   configs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every field of the field table as a column, just before the epoch columns. The
+    store's own run columns keep their meaning (name, the device the run trained on)."""
+    from engine.config import RunConfig
+
+    records = []
+    for row in rows:
+        settings = RunConfig.from_dict(configs[row["run_id"]]).to_dict()  # old runs: defaults
+        items = list(row.items())
+        cut = list(row).index("epoch")
+        extra = [(k, v) for k, v in settings.items() if k not in row]
+        records.append(dict(items[:cut] + extra + items[cut:]))
+    return records
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         ids = [store.resolve_run(ref) for ref in args.runs] if args.runs else None
         rows = store.export_rows(ids)
+        run_ids = dict.fromkeys(r["run_id"] for r in rows)
+        configs = {run_id: store.get_run(run_id).config for run_id in run_ids}
+    rows = _with_settings(rows, configs)
     if args.format == "json":
         text = json.dumps(rows, indent=1, default=str) + "\n"
     else:

@@ -74,3 +74,19 @@ def test_the_cli_queues_each_number_at_its_upper_bound(
     code = main(["queue", "--dataset", "synthetic", "--no-worker", "--json", spec.flag, text])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["config"][spec.name] == parse_field(spec.name, text)
+
+
+def test_export_has_a_column_for_every_field_of_the_table(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+    import io
+
+    assert main(["queue", "--dataset", "synthetic", "--no-worker", "--logit-scale", "0.5",
+                 "--log-every", "7", "--compile", "--device", "cpu", "--name", "exported"]) == 0
+    capsys.readouterr()
+    assert main(["export", "--format", "csv"]) == 0
+    [row] = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert TABLE <= set(row)
+    assert (row["logit_scale"], row["log_every"], row["compile"]) == ("0.5", "7", "True")
+    assert row["name"] == "exported" and row["preset"] == "seed"
+    assert list(row).index("log_every") < list(row).index("epoch")  # settings, then epochs
