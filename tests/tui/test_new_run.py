@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from support.tui_seed import settle, table_ids
-from textual.widgets import Input, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from storage.records import RunFilter
 from tui.screens.home import HomeScreen
 from tui.screens.new_run import NewRunScreen
 
 
-async def test_queue_from_form_appears_in_table_and_store_and_starts_worker(app, store, worker_starts) -> None:
+async def test_queue_from_form_appears_in_table_and_store_and_starts_worker(
+        app, store, worker_starts) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert table_ids(app) == []
@@ -25,12 +26,14 @@ async def test_queue_from_form_appears_in_table_and_store_and_starts_worker(app,
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
         runs = store.list_runs(RunFilter())
-        assert [(r.name, r.status, r.epochs, r.dataset) for r in runs] == [("from-the-form", "queued", 3, "synthetic")]
+        assert [(r.name, r.status, r.epochs, r.dataset) for r in runs] == [
+            ("from-the-form", "queued", 3, "synthetic")]
         assert table_ids(app) == [runs[0].id]
         assert worker_starts.calls == [store.url]
 
 
-async def test_bad_max_lr_shows_the_cli_message_and_queues_nothing(app, store, worker_starts) -> None:
+async def test_bad_max_lr_shows_the_cli_message_and_queues_nothing(
+        app, store, worker_starts) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n")
         await settle(pilot)
@@ -54,7 +57,8 @@ async def test_text_in_a_number_field_is_refused_with_parse_message(app) -> None
         await settle(pilot)
         app.screen.query_one("#f-epochs", Input).value = "eight"
         await pilot.pause()
-        assert "epochs must be a whole number, got 'eight'" in str(app.screen.query_one("#e-epochs", Static).render())
+        error = app.screen.query_one("#e-epochs", Static)
+        assert "epochs must be a whole number, got 'eight'" in str(error.render())
 
 
 async def test_missing_cifar_data_is_flagged_on_the_data_dir_field(app) -> None:
@@ -81,7 +85,8 @@ async def test_choosing_a_preset_refills_the_fields(app) -> None:
         assert form.query_one("#f-grad_clip", Input).value == ""
 
 
-async def test_duplicate_prefills_the_form_from_a_stored_run(app, store, seeded, worker_starts) -> None:
+async def test_duplicate_prefills_the_form_from_a_stored_run(
+        app, store, seeded, worker_starts) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         table_row = table_ids(app).index(seeded["wide"])
@@ -116,3 +121,67 @@ async def test_q_on_a_select_does_not_throw_away_the_form(tmp_path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, NewRunScreen)
         assert app.is_running
+
+
+async def test_form_cli_and_validator_cover_exactly_the_field_table(app) -> None:
+    """All three are generated from one table, so a field cannot be missing from one of them."""
+    import argparse
+    import dataclasses
+
+    from cli.config_args import add_config_arguments
+    from engine.config import FIELDS, RunConfig, validate_field
+
+    table = set(FIELDS)
+    assert table == {f.name for f in dataclasses.fields(RunConfig)}
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    assert {a.dest for a in parser._actions} - {"help"} == table
+    assert {name for name in table if validate_field(name, object()) is not None} == table
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await settle(pilot)
+        ids = {w.id for w in app.screen.query("#form *") if w.id}
+        inputs = {i[2:] for i in ids if i.startswith("f-")} | ({"preset"} & ids)
+        assert inputs == table | {"tags"}  # tags: a queue option, like `cifar-tui queue --tag`
+
+
+async def test_form_queues_logit_scale_log_every_compile_and_tags(
+        app, store, worker_starts) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#f-dataset", Select).value = "synthetic"
+        form.query_one("#f-logit_scale", Input).value = "0.125"
+        form.query_one("#f-log_every", Input).value = "25"
+        form.query_one("#f-tags", Input).value = "sweep, lr , sweep,"
+        compile_box = form.query_one("#f-compile", Checkbox)
+        assert compile_box.value is False
+        compile_box.value = True
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+        [run] = store.list_runs(RunFilter())
+        detail = store.get_run(run.id)
+        assert (detail.config["logit_scale"], detail.config["log_every"]) == (0.125, 25)
+        assert detail.config["compile"] is True
+        assert sorted(detail.tags) == ["lr", "sweep"]
+        assert worker_starts.calls == [store.url]
+
+
+async def test_huge_epochs_is_refused_inline_and_queues_nothing(app, store, worker_starts) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#f-dataset", Select).value = "synthetic"
+        form.query_one("#f-epochs", Input).value = "100000000000000000000"
+        form.query_one("#f-tags", Input).value = "x" * 65
+        await pilot.pause()
+        assert str(form.query_one("#e-epochs", Static).render()) == (
+            "epochs (--epochs) must be at most 10000, got 100000000000000000000")
+        assert "a tag must be 1 to 64 characters" in str(form.query_one("#e-tags", Static).render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, NewRunScreen)
+        assert store.count_runs() == 0 and worker_starts.calls == []

@@ -1,7 +1,9 @@
 """New run form: every setting, validated inline with the CLI's own rules.
 
-Text is parsed with ``parse_field`` and checked with ``validate_field``, so the
-form refuses exactly what ``cifar-tui queue`` refuses, in the same words.
+The rows are generated from the field table in ``engine.config``, so the form
+has every field the CLI has. Text is parsed with ``parse_field`` and checked
+with ``validate_field``: the form refuses exactly what ``cifar-tui queue``
+refuses, in the same words.
 """
 
 from __future__ import annotations
@@ -18,13 +20,11 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from engine.config import (
-    CLIP_MODES,
-    DATASETS,
-    MODELS,
-    OPTIMIZERS,
+    FIELDS,
     PRESETS,
-    SCHEDULES,
+    SECTIONS,
     ConfigError,
+    FieldSpec,
     RunConfig,
     config_from_preset,
     parse_field,
@@ -35,35 +35,44 @@ from tui.context import context_of
 from tui.jobs import job
 from tui.messages import RunQueued
 
-# (field, label, choices or None for free text); the order is the form's order.
-FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
-    ("name", "name", None),
-    ("model", "model", MODELS),
-    ("epochs", "epochs", None),
-    ("batch_size", "batch size", None),
-    ("max_lr", "max lr", None),
-    ("pct_start", "pct start", None),
-    ("schedule", "schedule", SCHEDULES),
-    ("optimizer", "optimizer", OPTIMIZERS),
-    ("momentum", "momentum", None),
-    ("weight_decay", "weight decay", None),
-    ("grad_clip", "grad clip (0=off)", None),
-    ("grad_clip_mode", "clip mode", CLIP_MODES),
-    ("label_smoothing", "label smoothing", None),
-    ("width_mult", "width", None),
-    ("dataset", "dataset", DATASETS),
-    ("data_dir", "data dir", None),
-    ("val_fraction", "val fraction", None),
-    ("limit_train", "limit train", None),
-    ("device", "device", None),
-    ("seed", "seed", None),
+# The form's rows, from the field table: grouped by section, in table order within
+# one. The preset has its own select at the top, since choosing one refills the form.
+ROWS: tuple[FieldSpec, ...] = tuple(
+    spec for section in SECTIONS for spec in FIELDS.values()
+    if spec.section == section and spec.name != "preset"
 )
-SWITCHES = (("augment", "augment"), ("tta", "test-time augmentation"))
+TEXT_ROWS = tuple(spec.name for spec in ROWS if spec.kind is not bool)
+TAGS = "tags"  # a queue option like `cifar-tui queue --tag`, not a RunConfig field
 NO_PRESET = "none"
 
 
 def as_text(value: Any) -> str:
     return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def parse_tags(text: str) -> list[str]:
+    """Comma-separated tags, each kept once; the store's 64-character limit, checked early."""
+    tags = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    for tag in tags:
+        if len(tag) > 64:
+            raise ValueError(f"a tag must be 1 to 64 characters, got {len(tag)}: {tag[:20]!r}...")
+    return tags
+
+
+def field_row(spec: FieldSpec) -> ComposeResult:
+    """One labelled row: a checkbox, a select of the choices or a text input."""
+    with Horizontal(classes="field"):
+        yield Label(spec.label, classes="field-label")
+        if spec.kind is bool:
+            # The help's first clause: the CLI's "(default on)"-style asides do not fit 80 columns.
+            yield Checkbox(spec.help.split(" (")[0], id=f"f-{spec.name}", compact=True)
+        elif spec.choices:
+            yield Select([(c, c) for c in spec.choices], allow_blank=False, id=f"f-{spec.name}",
+                         compact=True)
+        else:
+            yield Input(id=f"f-{spec.name}", compact=True)
+    if spec.kind is not bool:
+        yield Static(id=f"e-{spec.name}", classes="field-error")
 
 
 class NewRunScreen(Screen[int | None]):
@@ -95,19 +104,16 @@ class NewRunScreen(Screen[int | None]):
         with VerticalScroll(id="form"):
             with Horizontal(classes="field"):
                 yield Label("preset", classes="field-label")
-                yield Select([(p, p) for p in (*PRESETS, NO_PRESET)], value="seed", allow_blank=False,
-                             id="preset", compact=True)
-            for name, label, choices in FIELDS:
-                with Horizontal(classes="field"):
-                    yield Label(label, classes="field-label")
-                    if choices is None:
-                        yield Input(id=f"f-{name}", compact=True)
-                    else:
-                        yield Select([(c, c) for c in choices], allow_blank=False, id=f"f-{name}", compact=True)
-                yield Static(id=f"e-{name}", classes="field-error")
-            with Horizontal(classes="field"):
-                for name, label in SWITCHES:
-                    yield Checkbox(label, id=f"f-{name}", compact=True)
+                yield Select([(p, p) for p in (*PRESETS, NO_PRESET)], value="seed",
+                             allow_blank=False, id="preset", compact=True)
+            for spec in ROWS:
+                yield from field_row(spec)
+                if spec.name == "name":  # tags sit with the name: both only label the run
+                    with Horizontal(classes="field"):
+                        yield Label("tags", classes="field-label")
+                        yield Input(id=f"f-{TAGS}", placeholder="comma-separated, e.g. sweep, lr",
+                                    compact=True)
+                    yield Static(id=f"e-{TAGS}", classes="field-error")
             with Horizontal(id="form-buttons"):
                 yield Button("Queue run  ^s", variant="primary", id="queue", compact=True)
                 yield Button("Cancel  esc", id="back", compact=True)
@@ -129,20 +135,20 @@ class NewRunScreen(Screen[int | None]):
         config = RunConfig.from_dict(event.config)
         self.fill(config.replace(name=None))
         with self.prevent(Select.Changed):
-            self.query_one("#preset", Select).value = config.preset if config.preset in PRESETS else NO_PRESET
+            chosen = config.preset if config.preset in PRESETS else NO_PRESET
+            self.query_one("#preset", Select).value = chosen
 
     # -- filling and reading ----------------------------------------------------
     def fill(self, config: RunConfig) -> None:
         """Put a config's values into every field (a preset choice or a duplicate)."""
         self._filling = True
-        for name, _, choices in FIELDS:
-            value = getattr(config, name)
-            if choices is None:
-                self.query_one(f"#f-{name}", Input).value = as_text(value)
-            else:
-                self.query_one(f"#f-{name}", Select).value = value
-        for name, _ in SWITCHES:
-            self.query_one(f"#f-{name}", Checkbox).value = bool(getattr(config, name))
+        for spec in ROWS:
+            value = getattr(config, spec.name)
+            widget = self.query_one(f"#f-{spec.name}")
+            if isinstance(widget, Input):
+                widget.value = as_text(value)
+            else:  # a Select or a Checkbox
+                widget.value = bool(value) if spec.kind is bool else value  # type: ignore[attr-defined]
         self._filling = False
         self.validate_all()
 
@@ -151,8 +157,6 @@ class NewRunScreen(Screen[int | None]):
         widget = self.query_one(f"#f-{name}")
         if isinstance(widget, Input):
             value = parse_field(name, widget.value)
-            if name == "name":
-                value = (value or "").strip() or None
         else:
             value = widget.value  # type: ignore[attr-defined]
         problem = validate_field(name, value)
@@ -160,13 +164,16 @@ class NewRunScreen(Screen[int | None]):
             raise ValueError(problem)
         return value
 
+    def read_tags(self) -> list[str]:
+        return parse_tags(self.query_one(f"#f-{TAGS}", Input).value)
+
     def validate_all(self) -> None:
-        for name, _, _ in FIELDS:
+        for name in (*TEXT_ROWS, TAGS):
             self.check(name)
 
     def check(self, name: str) -> None:
         try:
-            self.read_field(name)
+            self.read_tags() if name == TAGS else self.read_field(name)
             problem = None
         except ValueError as exc:
             problem = str(exc)
@@ -192,13 +199,13 @@ class NewRunScreen(Screen[int | None]):
         self.query_one(f"#f-{name}").set_class(bool(problem), "invalid")
         summary = self.query_one("#form-summary", Static)
         count = len(self.errors)
-        summary.update(f"{count} field{'s' if count != 1 else ''} to fix" if count else "ready: ctrl+s queues the run")
+        summary.update(f"{count} field{'s' if count != 1 else ''} to fix" if count
+                       else "ready: ctrl+s queues the run")
         summary.set_class(bool(count), "has-errors")
 
     def build_config(self) -> RunConfig:
         preset = self.query_one("#preset", Select).value
-        values = {name: self.read_field(name) for name, _, _ in FIELDS}
-        values.update({name: self.query_one(f"#f-{name}", Checkbox).value for name, _ in SWITCHES})
+        values = {spec.name: self.read_field(spec.name) for spec in ROWS}
         chosen = None if preset == NO_PRESET else str(preset)
         return RunConfig(preset=chosen, **values).validate()
 
@@ -227,19 +234,20 @@ class NewRunScreen(Screen[int | None]):
             return
         try:
             config = self.build_config()
+            tags = self.read_tags()
         except (ValueError, ConfigError) as exc:
             self.notify(str(exc), title="Not queued", severity="error")
             return
-        self._queue(config)
+        self._queue(config, tags)
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
         self.dismiss(None)
 
     @job("form-queue")
-    def _queue(self, config: RunConfig) -> None:
+    def _queue(self, config: RunConfig, tags: list[str]) -> None:
         ctx = context_of(self)
-        run_id = ctx.store.create_run(config, name=config.name)
+        run_id = ctx.store.create_run(config, name=config.name, tags=tags)
         pid = None if ctx.worker_alive() else ctx.start_worker(ctx.store.url)
         self.app.call_from_thread(self._queued, run_id, pid)
 
