@@ -12,6 +12,8 @@ import pytest
 import torch
 from support.data import write_cifar_folder
 
+import engine.train as engine_train
+from engine.checkpoint import model_from_checkpoint
 from engine.config import RunConfig
 from engine.data import DeviceBatches, load_splits
 from engine.events import (
@@ -24,7 +26,8 @@ from engine.events import (
     StepMetrics,
 )
 from engine.models import build_model
-from engine.train import build_optimizer, build_scheduler, evaluate, model_from_checkpoint, train
+from engine.schedule import linear_factor, one_cycle
+from engine.train import evaluate, train
 
 EPOCHS = 5
 
@@ -39,7 +42,8 @@ def learning_config(data_dir: Path, **changes: object) -> RunConfig:
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """200 train images (160 train / 40 val) and 100 test images of ten separable colours."""
-    return write_cifar_folder(tmp_path_factory.mktemp("data"), n_train_per_batch=100, n_batches=2, n_test=100)
+    return write_cifar_folder(tmp_path_factory.mktemp("data"), n_train_per_batch=100, n_batches=2,
+                              n_test=100)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +59,32 @@ def run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunCo
 
 def of(kind: type, events: list) -> list:
     return [e for e in events if isinstance(e, kind)]
+
+
+def record_lrs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The lr of every optimizer step, read by a step pre-hook as the optimizer takes the step.
+
+    Independent of what the engine reports, so a schedule stepped at the wrong
+    time (or twice, or not at all) shows up here.
+    """
+    ran: list[float] = []
+    real_build = engine_train.build_optimizer
+
+    def build(*args: object, **kwargs: object) -> torch.optim.Optimizer:
+        optimizer = real_build(*args, **kwargs)
+        optimizer.register_step_pre_hook(lambda opt, a, k: ran.append(opt.param_groups[0]["lr"]))
+        return optimizer
+
+    monkeypatch.setattr(engine_train, "build_optimizer", build)
+    return ran
+
+
+def scheduled_lrs(config: RunConfig, total_steps: int) -> list[float]:
+    """The lr of each step (0-based) from engine.schedule's pure functions."""
+    if config.schedule == "linear":
+        return [config.max_lr * linear_factor(k, total_steps, config.pct_start)
+                for k in range(total_steps)]
+    return [one_cycle(k, total_steps, config.max_lr, config.pct_start) for k in range(total_steps)]
 
 
 def test_tiny_run_learns_separable_classes_well_above_chance(run) -> None:
@@ -75,10 +105,11 @@ def test_events_come_in_order_with_one_epoch_metrics_per_epoch(run) -> None:
     started = events[0]
     assert (started.num_train, started.num_val, started.num_test) == (160, 40, 100)
     assert started.steps_per_epoch == 5 and started.total_steps == 5 * EPOCHS
-    assert started.config == config.to_dict() and started.device == "cpu" and started.dataset_note == ""
+    assert started.config == config.to_dict()
+    assert started.device == "cpu" and started.dataset_note == ""
     assert [e.epoch for e in of(EpochMetrics, events)] == list(range(1, EPOCHS + 1))
     assert [e.step for e in of(EpochMetrics, events)] == [5 * k for k in range(1, EPOCHS + 1)]
-    # StepMetrics come between RunStarted and the first EpochMetrics, never after RunFinished.
+    # StepMetrics come between RunStarted and the first EpochMetrics.
     first_epoch = events.index(of(EpochMetrics, events)[0])
     assert any(isinstance(e, StepMetrics) for e in events[1:first_epoch])
 
@@ -92,11 +123,28 @@ def test_step_metrics_are_bounded_to_one_per_log_every_steps(run) -> None:
     assert all(math.isfinite(s.loss) and s.lr > 0 and s.images_per_s > 0 for s in steps)
 
 
+@pytest.mark.parametrize(("optimizer", "schedule"), [("adam", "onecycle"), ("sgd", "linear")])
+def test_every_step_runs_at_the_scheduled_lr_and_read_outs_report_it(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch, optimizer: str, schedule: str) -> None:
+    ran = record_lrs(monkeypatch)
+    config = learning_config(data_dir, epochs=2, optimizer=optimizer, schedule=schedule,
+                             pct_start=0.25)
+    events: list = []
+    assert isinstance(train(config, events.append), RunFinished)
+    expected = scheduled_lrs(config, 5 * config.epochs)
+    assert len(set(expected)) > 5, "a flat schedule would prove nothing"
+    assert ran == pytest.approx(expected, rel=1e-9)
+    # A read-out reports the lr its window's last step ran at (steps 2, 4, 5, 7, 9, 10).
+    steps = of(StepMetrics, events)
+    assert [s.lr for s in steps] == [ran[s.step - 1] for s in steps]
+
+
 def test_epoch_metrics_carry_every_number_the_issue_asks_for(run) -> None:
     _, events, _ = run
     for e in of(EpochMetrics, events):
         assert 0 <= e.train_acc <= 1 and 0 <= e.val_acc <= 1
-        assert e.train_loss > 0 and e.val_loss > 0 and e.lr > 0 and e.seconds > 0 and e.images_per_s > 0
+        assert e.train_loss > 0 and e.val_loss > 0 and e.lr > 0
+        assert e.seconds > 0 and e.images_per_s > 0
 
 
 def test_run_finished_has_per_class_accuracy_and_a_confusion_matrix_over_the_test_set(run) -> None:
@@ -162,20 +210,23 @@ def test_model_from_checkpoint_reproduces_the_reported_test_results(run, data_di
         assert torch.equal(model.eval()(x), again.eval()(x))
 
 
-def test_cancel_after_an_epoch_then_resume_finishes_on_the_same_schedule(run, data_dir: Path,
-                                                                         tmp_path: Path) -> None:
+def test_cancel_after_an_epoch_then_resume_finishes_on_the_same_schedule(
+        run, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config, uninterrupted, _ = run
     first: list = []
 
     def stop_after_two_epochs() -> bool:
         return any(isinstance(e, EpochMetrics) and e.epoch == 2 for e in first)
 
-    cancelled = train(config, first.append, checkpoint_dir=tmp_path, should_stop=stop_after_two_epochs)
+    cancelled = train(config, first.append, checkpoint_dir=tmp_path,
+                      should_stop=stop_after_two_epochs)
     assert isinstance(cancelled, RunCancelled) and cancelled.epoch == 2 and cancelled.step == 10
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 2
 
     second: list = []
-    final = train(config, second.append, checkpoint_dir=tmp_path, resume_from=tmp_path / "last.pt")
+    ran = record_lrs(monkeypatch)
+    final = train(config, second.append, checkpoint_dir=tmp_path,
+                  resume_from=tmp_path / "last.pt")
     assert isinstance(final, RunFinished)
     assert second[0].start_epoch == 2
     # Epochs 1-2 are replayed from the checkpoint's history as they were; 3-5 are trained anew.
@@ -184,7 +235,11 @@ def test_cancel_after_an_epoch_then_resume_finishes_on_the_same_schedule(run, da
     new_steps = [s for s in of(StepMetrics, second) if s.step > 10]
     assert [s.step for s in new_steps] == [12, 14, 15, 17, 19, 20, 22, 24, 25]
     assert [c.epoch for c in of(CheckpointSaved, second) if c.kind == "last"] == [3, 4, 5]
-    # The per-batch schedule was fast-forwarded: each resumed step runs at the uninterrupted run's lr.
+    # The per-batch schedule was fast-forwarded: steps 11-25 run at the schedule's lr for them,
+    # as the uninterrupted run's did.
+    schedule = scheduled_lrs(config, 5 * EPOCHS)
+    assert ran == pytest.approx(schedule[10:], rel=1e-9)
+    assert [s.lr for s in new_steps] == pytest.approx([schedule[s.step - 1] for s in new_steps])
     expected_lr = {s.step: s.lr for s in of(StepMetrics, uninterrupted)}
     assert [s.lr for s in new_steps] == pytest.approx([expected_lr[s.step] for s in new_steps])
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == EPOCHS
@@ -193,7 +248,8 @@ def test_cancel_after_an_epoch_then_resume_finishes_on_the_same_schedule(run, da
 
 def diverging_config(data_dir: Path, **changes: object) -> RunConfig:
     """Plain SGD at an absurd peak lr with no clipping: the loss turns NaN within a few steps."""
-    return learning_config(data_dir, **{"optimizer": "sgd", "max_lr": 1e6, "grad_clip": None, "epochs": 3, **changes})
+    return learning_config(data_dir, **{"optimizer": "sgd", "max_lr": 1e6, "grad_clip": None,
+                                        "epochs": 3, **changes})
 
 
 def test_nan_loss_ends_the_run_as_failed_with_step_and_lr(data_dir: Path) -> None:
@@ -212,22 +268,24 @@ def test_failed_run_records_the_step_it_diverged_at(data_dir: Path) -> None:
     assert final.step == step
 
 
-def test_divergence_message_gives_the_lr_of_the_step_that_diverged(data_dir: Path) -> None:
-    # One loss read-out per epoch (5 steps), and a NaN that first shows early in a read-out window,
-    # while the one-cycle lr is still falling fast, so the step's lr and the window's last lr differ.
+def test_divergence_message_gives_the_lr_of_the_step_that_diverged(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One loss read-out per epoch (5 steps), and a NaN that first shows early in a read-out
+    # window, while the one-cycle lr is still falling fast, so the step's lr and the window's
+    # last lr differ.
+    ran = record_lrs(monkeypatch)
     config = diverging_config(data_dir, max_lr=1e4, log_every=5)
     final = train(config)
     assert isinstance(final, RunFailed)
     step = int(final.reason.removeprefix("diverged at step ").split()[0])
     assert step % 5 != 0, "diverged on a window's last step: this config no longer tests anything"
     reported = float(final.reason.split("lr=")[1].split(")")[0])
-    # Replay the schedule: the lr the optimizer used on step ``step`` (1-based).
-    optimizer = build_optimizer(build_model("resnet9", 0.125), config, torch.device("cpu"))
-    scheduler = build_scheduler(optimizer, config, 5 * config.epochs)
-    for _ in range(step - 1):
-        optimizer.step()
-        scheduler.step()
-    assert reported == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-2)
+    # The message rounds to 3 significant figures.
+    scheduled = one_cycle(step - 1, 5 * config.epochs, config.max_lr, config.pct_start)
+    assert ran[step - 1] == pytest.approx(scheduled, rel=1e-9)
+    assert reported == pytest.approx(scheduled, rel=1e-2)
+    window_end = -(-step // 5) * 5
+    assert reported != pytest.approx(ran[window_end - 1], rel=1e-2), "the window's last lr"
 
 
 def test_invalid_config_ends_as_failed_run_not_an_exception(data_dir: Path) -> None:
