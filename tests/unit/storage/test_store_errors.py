@@ -1,0 +1,161 @@
+"""Every store problem reaches the user as one line naming the problem and the fix.
+
+Real files, real SQLite and the real CLI: a bad --db, a locked store, a huge run id,
+and a bug, which prints one line and saves its traceback instead of showing it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.store import cfg
+
+from cli.main import main
+from storage import NotAStore, RunNotFound, RunStore, StoreBusy, StoreReadOnly, StoreUnavailable
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the CLI, expect exit code 2 and a single `cifar-tui: error:` line; return it."""
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("cifar-tui: error: "), err
+    return err.strip()
+
+
+def text_file(tmp: Path) -> str:
+    (tmp / "notes.txt").write_text("these are my notes, not a database\n" * 20)
+    return str(tmp / "notes.txt")
+
+
+def binary_file(tmp: Path) -> str:
+    (tmp / "weights.bin").write_bytes(bytes(range(256)) * 40)
+    return str(tmp / "weights.bin")
+
+
+def foreign_sqlite(tmp: Path) -> str:
+    with sqlite3.connect(tmp / "other.db") as db:
+        db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    db.close()
+    return str(tmp / "other.db")
+
+
+BAD_DBS: dict[str, tuple[Callable[[Path], str], str]] = {
+    "text file": (text_file, "is not a cifar-tui store (file is not a database); pass --db"),
+    "binary file": (binary_file, "is not a cifar-tui store (file is not a database)"),
+    "dev null": (lambda _: os.devnull, "/dev/null is not a cifar-tui store (not a regular file)"),
+    "folder": (lambda tmp: str(tmp), "is a folder, not a database file"),
+    "unknown scheme": (lambda _: "foo://somewhere/runs", "unknown database scheme 'foo'"),
+    "other tables": (foreign_sqlite, "is not a cifar-tui run store (it has other tables)"),
+    "missing folder": (lambda tmp: str(tmp / "typo" / "runs.db"),
+                       "no such folder " "{tmp}/typo for the store runs.db; create it or fix"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DBS))
+def test_a_bad_db_is_one_line_naming_the_problem(case: str, tmp_path: Path, capsys) -> None:
+    make, expected = BAD_DBS[case]
+    line = one_line_error(capsys, "--db", make(tmp_path), "runs")
+    assert expected.format(tmp=tmp_path) in line
+
+
+def test_a_missing_folder_is_refused_not_created(tmp_path: Path, capsys) -> None:
+    one_line_error(capsys, "--db", str(tmp_path / "typo" / "runs.db"), "runs")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_dev_null_is_refused_before_sqlite_writes_a_journal_beside_it(capsys) -> None:
+    journals = [Path(os.devnull + suffix) for suffix in ("-journal", "-wal", "-shm")]
+    before = {p for p in journals if p.exists()}
+    with pytest.raises(NotAStore):
+        RunStore(os.devnull)
+    one_line_error(capsys, "--db", os.devnull, "runs")
+    assert {p for p in journals if p.exists()} == before
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None,
+                    reason="psycopg is installed, so postgresql:// has its driver")
+def test_a_missing_driver_names_the_package_to_install(capsys) -> None:
+    line = one_line_error(capsys, "--db", "postgresql://someone@localhost/runs", "runs")
+    assert "driver" in line and "not installed" in line
+    assert "pip install 'psycopg[binary]'" in line
+    with pytest.raises(StoreUnavailable):
+        RunStore("postgresql://someone@localhost/runs")
+
+
+def test_a_read_only_store_is_refused_with_the_fix(db_path: Path, capsys) -> None:
+    RunStore(str(db_path)).close()
+    db_path.chmod(0o444)
+    try:
+        line = one_line_error(capsys, "--db", str(db_path), "runs")
+        with pytest.raises(StoreReadOnly):
+            RunStore(str(db_path))
+    finally:
+        db_path.chmod(0o644)
+    assert "is read-only; make it writable" in line
+
+
+def test_the_process_prints_no_traceback_for_a_bad_db(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cifar_tui", "--db", binary_file(tmp_path), "runs"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "is not a cifar-tui store (file is not a database)" in result.stderr
+
+
+def test_a_write_to_a_locked_store_raises_store_busy_after_its_retries(db_path: Path) -> None:
+    store = RunStore(str(db_path), busy_timeout_ms=20, lock_retries=2)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    try:
+        with pytest.raises(StoreBusy) as caught:
+            store.create_run(cfg())
+        message = str(caught.value)
+        assert "is busy (locked by another process" in message and "try again" in message
+        assert "\n" not in message
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.create_run(cfg()) == 1  # the lock is gone: the same store writes again
+    store.close()
+
+
+@pytest.mark.parametrize("ref", ["99999999999999999999999", "#4294967296", "9" * 5000])
+def test_a_huge_run_id_is_no_run_not_an_overflow(ref: str, db_path: Path, capsys) -> None:
+    RunStore(str(db_path)).close()
+    for command in ("show", "cancel", "resume"):
+        line = one_line_error(capsys, command, ref, "--db", str(db_path))
+        assert "no run with id" in line
+    with RunStore(str(db_path)) as store:
+        with pytest.raises(RunNotFound):
+            store.get_run(10**30)
+
+
+def test_a_bug_prints_one_line_and_saves_the_traceback(
+    db_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, isolated_env: Path,
+) -> None:
+    import cli.history
+
+    def broken(_args: object) -> int:
+        raise ZeroDivisionError("division by zero\nin a second line")
+
+    monkeypatch.setattr(cli.history, "cmd_runs", broken)
+    code = main(["runs", "--db", str(db_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "unexpected ZeroDivisionError: division by zero (a bug; the traceback is in" in err
+    saved = Path(err.rsplit("the traceback is in ", 1)[1].rstrip(")\n"))
+    assert saved.is_relative_to(isolated_env / "logs")
+    assert "Traceback" in saved.read_text() and "def broken" not in err
