@@ -56,7 +56,8 @@ def _filtered(stmt: Select[Any], flt: RunFilter | None) -> Select[Any]:
     if flt.model:
         stmt = stmt.where(Run.model == flt.model)
     if flt.tag:
-        stmt = stmt.where(select(Tag.run_id).where(Tag.run_id == Run.id, Tag.tag == flt.tag).exists())
+        tagged = select(Tag.run_id).where(Tag.run_id == Run.id, Tag.tag == flt.tag)
+        stmt = stmt.where(tagged.exists())
     text = (flt.text or "").strip()
     if text:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -172,7 +173,8 @@ EXPORT_RUN_FIELDS = (
     "started_at", "finished_at",
 )
 EXPORT_EPOCH_FIELDS = (
-    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "epoch_images_per_s",
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
+    "epoch_images_per_s",
 )
 
 

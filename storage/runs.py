@@ -218,7 +218,8 @@ class RunStore:
                             .where(Run.id == run_id)).first()
             if row is None:
                 raise RunNotFound(run_id)
-            return bool(row.cancel_requested) or row.status != "running" or row.worker_id != worker_id
+            mine = row.status == "running" and row.worker_id == worker_id
+            return bool(row.cancel_requested) or not mine
 
         return self._write(work)
 
@@ -339,7 +340,8 @@ class RunStore:
 
     def cancel_requested(self, run_id: int) -> bool:
         with self._read() as s:
-            flag = s.execute(select(Run.cancel_requested).where(Run.id == run_id)).scalar_one_or_none()
+            flag = s.execute(select(Run.cancel_requested).where(Run.id == run_id)
+                             ).scalar_one_or_none()
         if flag is None:
             raise RunNotFound(run_id)
         return bool(flag)
@@ -393,9 +395,10 @@ class RunStore:
 
         def work(s: Session) -> None:
             self._require(s, run_id, ("interrupted", "failed", "cancelled"), "resumed")
-            self._set(s, run_id, status="queued", queued_at=self._clock(), resume_checkpoint=checkpoint,
-                      cancel_requested=False, finished_at=None, duration_s=None, worker_id=None,
-                      heartbeat_at=None, error=None, traceback=None)
+            self._set(s, run_id, status="queued", queued_at=self._clock(),
+                      resume_checkpoint=checkpoint, cancel_requested=False, finished_at=None,
+                      duration_s=None, worker_id=None, heartbeat_at=None, error=None,
+                      traceback=None)
 
         self._write(work)
 

@@ -52,9 +52,11 @@ class CifarTui(App[None]):
         yield SystemCommand("New run", "Open the form to queue a training run", self.action_new_run)
         yield SystemCommand("Runs", "Back to the run history", self.action_home)
         if isinstance(screen, HomeScreen):
-            yield SystemCommand("Compare marked runs", "Side by side, curves overlaid", screen.action_compare)
+            yield SystemCommand("Compare marked runs", "Side by side, curves overlaid",
+                                screen.action_compare)
             yield SystemCommand("Open selected run", "Live view or detail", screen.action_open)
-            yield SystemCommand("Duplicate selected run", "New run form prefilled", screen.action_duplicate)
+            yield SystemCommand("Duplicate selected run", "New run form prefilled",
+                                screen.action_duplicate)
             yield SystemCommand("Cancel selected run", "Asks first", screen.action_cancel_run)
             yield SystemCommand("Cycle sort column", "Sort the history", screen.action_cycle_sort)
         yield SystemCommand("Help", "Every key, by screen", self.action_help)
@@ -74,8 +76,8 @@ class CifarTui(App[None]):
 
     @on(OpenRequested)
     def _open(self, event: OpenRequested) -> None:
-        screen = LiveRunScreen(event.run_id) if event.view == "live" else RunDetailScreen(event.run_id)
-        self.push_screen(screen)
+        live = event.view == "live"
+        self.push_screen(LiveRunScreen(event.run_id) if live else RunDetailScreen(event.run_id))
 
     @on(DuplicateRequested)
     def _duplicate(self, event: DuplicateRequested) -> None:
@@ -115,13 +117,15 @@ class CifarTui(App[None]):
             if yes:
                 self._cancel(event.run_id)
 
-        self.push_screen(ConfirmDialog(f"Cancel run #{event.run_id}? A running run stops after its current step.",
+        self.push_screen(ConfirmDialog(f"Cancel run #{event.run_id}? "
+                                       "A running run stops after its current step.",
                                        yes="Cancel run"), answered)
 
     @job("cancel")
     def _cancel(self, run_id: int) -> None:
         outcome = self.ctx.store.request_cancel(run_id)
-        words = "cancelled" if outcome == "cancelled" else "asked to stop (the worker stops it shortly)"
+        words = ("cancelled" if outcome == "cancelled"
+                 else "asked to stop (the worker stops it shortly)")
         self.call_from_thread(self.notify, f"Run #{run_id} {words}.")
         self.post_message(RunChanged(run_id))
 
@@ -155,4 +159,5 @@ def active_counts(store: RunStore) -> dict[Literal["queued", "running"], int]:
     """How many runs are still queued and running: said on quit."""
     from storage.records import RunFilter
 
-    return {s: store.count_runs(RunFilter(status=s)) for s in ("queued", "running")}  # type: ignore[misc]
+    statuses = ("queued", "running")
+    return {s: store.count_runs(RunFilter(status=s)) for s in statuses}  # type: ignore[misc]

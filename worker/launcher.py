@@ -127,7 +127,8 @@ def save_traceback(exc: BaseException, where: str) -> Path | None:
 
 
 def start_worker(db_url: str, device: str = "auto", extra_args: list[str] | None = None) -> int:
-    """Start a detached worker (own session, output to a log file) unless one is alive; return its pid."""
+    """Start a detached worker (own session, output to a log file) unless one is alive;
+    return its pid."""
     alive = live_worker(device)
     if alive is not None:
         return alive.pid

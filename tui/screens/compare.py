@@ -100,7 +100,8 @@ class CompareScreen(Screen[None]):
             table.add_row(Text(key, style="bold yellow" if differs else "dim"),
                           *[Text(show(v), style=style) for v in values])
         hidden = len(keys) - shown
-        title = f"Comparing {len(comparison.runs)} runs · {len(comparison.config_diff)} settings differ (highlighted)"
+        title = (f"Comparing {len(comparison.runs)} runs · "
+                 f"{len(comparison.config_diff)} settings differ (highlighted)")
         if hidden:
             title += f" · {hidden} equal settings hidden (a shows all)"
         self.query_one("#compare-title", Static).update(title)
@@ -115,10 +116,14 @@ class CompareScreen(Screen[None]):
             colour = COLOURS[i % len(COLOURS)]
             acc_rows = [(r.epoch, r.val_acc * 100) for r in rows if r.val_acc is not None]
             loss_rows = [(r.epoch, r.val_loss) for r in rows if r.val_loss is not None]
-            acc.append(Series(f"#{run.id}", [e for e, _ in acc_rows], [v for _, v in acc_rows], colour))
-            loss.append(Series(f"#{run.id}", [e for e, _ in loss_rows], [v for _, v in loss_rows], colour))
-        self.query_one("#compare-acc", MetricChart).draw(ChartSpec("val accuracy %", acc, xlabel="epoch"))
-        self.query_one("#compare-loss", MetricChart).draw(ChartSpec("val loss", loss, xlabel="epoch"))
+            acc.append(Series(f"#{run.id}", [e for e, _ in acc_rows], [v for _, v in acc_rows],
+                              colour))
+            loss.append(Series(f"#{run.id}", [e for e, _ in loss_rows],
+                               [v for _, v in loss_rows], colour))
+        acc_chart = self.query_one("#compare-acc", MetricChart)
+        acc_chart.draw(ChartSpec("val accuracy %", acc, xlabel="epoch"))
+        self.query_one("#compare-loss", MetricChart).draw(
+            ChartSpec("val loss", loss, xlabel="epoch"))
 
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all

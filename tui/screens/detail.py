@@ -64,7 +64,8 @@ def per_class_table(run: RunDetail) -> Table | Text:
     table = Table(box=None, show_header=False, padding=(0, 1))
     for name, acc in zip(names, run.per_class_acc, strict=False):
         bar = "█" * int(round(acc * 20))
-        table.add_row(name, fmt.pct(acc), Text(bar, style="green" if acc >= 0.8 else "yellow" if acc >= 0.5 else "red"))
+        colour = "green" if acc >= 0.8 else "yellow" if acc >= 0.5 else "red"
+        table.add_row(name, fmt.pct(acc), Text(bar, style=colour))
     return table
 
 
@@ -125,14 +126,16 @@ class RunDetailScreen(Screen[None]):
     def _loaded(self, event: Loaded) -> None:
         run = self.run = event.run
         self.query_one("#detail-title", Static).update(Text.assemble(
-            (f"Run #{run.id} {run.name}  ", "bold"), (run.status, fmt.STATUS_COLOURS.get(run.status, "")),
+            (f"Run #{run.id} {run.name}  ", "bold"),
+            (run.status, fmt.STATUS_COLOURS.get(run.status, "")),
             f"  {run.model} · {run.dataset}",
         ))
         self.query_one("#detail-metrics", Static).update(metrics_table(run))
         self.query_one("#detail-config", Static).update(config_table(run))
         error = self.query_one("#detail-error", Static)
         if run.error or run.traceback:
-            error.update(Text.assemble(("Error: ", "bold red"), run.error or "", "\n", (run.traceback or "", "dim")))
+            error.update(Text.assemble(("Error: ", "bold red"), run.error or "", "\n",
+                                       (run.traceback or "", "dim")))
         error.display = bool(run.error or run.traceback)
         self.query_one("#notes", Input).value = run.notes or ""
         self.query_one("#tags", Input).value = ", ".join(run.tags)
@@ -147,7 +150,8 @@ class RunDetailScreen(Screen[None]):
         if self.run is None:
             return
         wanted = [t.strip() for t in self.query_one("#tags", Input).value.split(",") if t.strip()]
-        self._save_annotations(self.query_one("#notes", Input).value, list(dict.fromkeys(wanted)), list(self.run.tags))
+        notes = self.query_one("#notes", Input).value
+        self._save_annotations(notes, list(dict.fromkeys(wanted)), list(self.run.tags))
 
     @job("detail-save")
     def _save_annotations(self, notes: str, tags: list[str], old_tags: list[str]) -> None:

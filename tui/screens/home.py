@@ -164,7 +164,8 @@ class HomeScreen(Screen[None]):
 
     def _show_status(self) -> None:
         table = self.query_one(RunTable)
-        parts = [f"{self.total:,} runs" + (f" ({table.row_count:,} loaded)" if table.row_count < self.total else "")]
+        loaded = f" ({table.row_count:,} loaded)" if table.row_count < self.total else ""
+        parts = [f"{self.total:,} runs{loaded}"]
         if table.marked:
             parts.append(f"{len(table.marked)} marked: {' '.join(f'#{i}' for i in table.marked)}")
         active = len(self.active_ids)
@@ -172,7 +173,8 @@ class HomeScreen(Screen[None]):
             parts.append(f"{active} queued/running")
         parts.append("worker alive" if self.worker_alive else "no worker")
         if self.total == 0:
-            parts = ["No runs match. Press n to queue one." if self.filter != RunFilter() else "No runs yet. Press n to queue one."]
+            which = "No runs match." if self.filter != RunFilter() else "No runs yet."
+            parts = [f"{which} Press n to queue one."]
         self.query_one("#home-status", Static).update(" · ".join(parts))
 
     # -- filters and sort -----------------------------------------------------
@@ -219,7 +221,8 @@ class HomeScreen(Screen[None]):
 
     def action_open(self) -> None:
         if run := self._current():
-            self.post_message(OpenRequested(run.id, "live" if run.status in fmt.ACTIVE else "detail"))
+            view = "live" if run.status in fmt.ACTIVE else "detail"
+            self.post_message(OpenRequested(run.id, view))
 
     def action_detail(self) -> None:
         if run := self._current():

@@ -110,16 +110,19 @@ class LiveRunScreen(Screen[None]):
             "val acc % (green) · val loss (yellow, right)",
             [
                 Series("val acc %", [e for e, _ in val_acc], [v for _, v in val_acc], "green"),
-                Series("val loss", [e for e, _ in val_loss], [v for _, v in val_loss], "yellow", right=True),
+                Series("val loss", [e for e, _ in val_loss], [v for _, v in val_loss], "yellow",
+                       right=True),
             ],
             xlabel="epoch", xlim=(1, max(run.epochs, max(epochs, default=1))) if epochs else None,
         ))
         config = run.config
-        plan = fmt.planned_lr(str(config.get("schedule", "onecycle")), float(config.get("max_lr", run.max_lr)),
+        plan = fmt.planned_lr(str(config.get("schedule", "onecycle")),
+                              float(config.get("max_lr", run.max_lr)),
                               float(config.get("pct_start", 0.3)), total or 0)
         self.query_one("#chart-lr", MetricChart).draw(ChartSpec(
             "learning rate (plan, seen, now)",
-            [Series("plan", *plan, "gray", marker="dot"), Series("seen", self.steps, self.lrs, "magenta")],
+            [Series("plan", *plan, "gray", marker="dot"),
+             Series("seen", self.steps, self.lrs, "magenta")],
             xlabel="step", xlim=xlim, vline=self.last_step if self.last_step > 0 else None,
         ))
 

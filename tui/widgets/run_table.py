@@ -106,7 +106,8 @@ class RunTable(DataTable[Text]):
     # -- sorting --------------------------------------------------------------
     def set_sort(self, key: str, descending: bool | None = None) -> None:
         if descending is None:
-            descending = not self.descending if key == self.sort_key else key in ("id", "created", "best", "test")
+            high_first = key in ("id", "created", "best", "test")  # newest, best first
+            descending = not self.descending if key == self.sort_key else high_first
         self.sort_key, self.descending = key, descending
         self.post_message(self.SortChanged(STORE_SORT[key], descending))
 
@@ -148,7 +149,7 @@ class RunTable(DataTable[Text]):
         ]
 
     def replace_rows(self, runs: Iterable[RunSummary]) -> None:
-        """Show these runs from the top, keeping the cursor on the same run when it is still there."""
+        """Show these runs from the top; the cursor stays on the same run if it is still there."""
         keep = self.current_run_id
         self.clear()
         self.summaries.clear()
