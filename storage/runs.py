@@ -1,17 +1,14 @@
 """RunStore: the one repository API over the run history. Callers never write SQL.
 
-Writes are short transactions that take SQLite's write lock up front
-(BEGIN IMMEDIATE) and wait on the busy timeout, so several processes can
-write, claim and read at once without anyone seeing "database is locked".
+The session scope (and its error boundary) is in storage/session.py; reading and
+annotating runs in storage/browse.py; here is the queue and each run's lifecycle.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,42 +16,15 @@ from sqlalchemy.orm import Session
 
 from engine.config import RunConfig
 from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
-from storage import queries
-from storage.db import (
-    BUSY_TIMEOUT_MS,
-    LOCK_RETRIES,
-    WRITE_OPTIONS,
-    display_url,
-    open_database,
-    retry_locked,
-    session_factory,
-    store_label,
-)
-from storage.errors import InvalidRunState, RunNotFound, StoreError
-from storage.guard import store_errors
-from storage.records import (
-    ClaimedRun,
-    Comparison,
-    EpochRow,
-    RunDetail,
-    RunFilter,
-    RunSummary,
-    StepRow,
-)
-from storage.schema import EpochMetric, Run, StepMetric, Tag, utcnow
+from storage.browse import RunBrowser
+from storage.errors import RunNotFound
+from storage.records import ClaimedRun
+from storage.schema import EpochMetric, Run, StepMetric, Tag
 
-T = TypeVar("T")
 STEP_FIELDS = ("epoch", "loss", "lr")
 EPOCH_FIELDS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
 )
-MAX_RUN_ID = 2**31 - 1  # runs.id is an INTEGER: 32 bits on PostgreSQL, so no id is larger
-
-
-def _check_id(run_id: int) -> None:
-    """No run has an id beyond the column's range; asking would overflow the driver."""
-    if not 0 < run_id <= MAX_RUN_ID:
-        raise RunNotFound(run_id)
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -62,74 +32,9 @@ def _one_line(text: str, limit: int = 500) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-class RunStore:
-    """Open (and migrate) the store at ``url``: a SQLAlchemy URL or a SQLite file path;
-    None means $CIFAR_TUI_DB, else runs.db in the user data folder.
-
-    Every failure is a ``StoreError``: a write SQLite still finds locked after
-    ``busy_timeout_ms`` and ``lock_retries`` attempts raises ``StoreBusy``."""
-
-    def __init__(
-        self, url: str | os.PathLike[str] | None = None,
-        clock: Callable[[], datetime] = utcnow, *,
-        busy_timeout_ms: int = BUSY_TIMEOUT_MS, lock_retries: int = LOCK_RETRIES,
-    ):
-        self.url, self._engine = open_database(url, busy_timeout_ms)
-        self._label = store_label(self.url)
-        self._lock_retries = lock_retries
-        self._clock = clock  # stamps every time the store writes; tests pass a fixed one
-        self._sessions = session_factory(self._engine)
-        self._dialect = self._engine.dialect.name
-
-    @property
-    def display_url(self) -> str:
-        """The URL with any password masked, for logs, lock files and status lines."""
-        return display_url(self.url)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> RunStore:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    # -- transactions: the one session scope, which rolls back and wraps errors -----
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with store_errors(self._label), self._sessions() as s:
-            yield s
-
-    def _write(self, work: Callable[[Session], T]) -> T:
-        def attempt() -> T:
-            with self._sessions.begin() as s:  # rolls back when work raises
-                s.connection(execution_options=WRITE_OPTIONS)
-                return work(s)
-
-        with store_errors(self._label):
-            return retry_locked(attempt, self._lock_retries)
-
-    @staticmethod
-    def _status(s: Session, run_id: int) -> str:
-        _check_id(run_id)
-        status = s.execute(select(Run.status).where(Run.id == run_id)).scalar_one_or_none()
-        if status is None:
-            raise RunNotFound(run_id)
-        return status
-
-    def _require(self, s: Session, run_id: int, allowed: Sequence[str], action: str) -> str:
-        status = self._status(s, run_id)
-        if status not in allowed:
-            raise InvalidRunState(
-                f"run {run_id} is {status}; only {' or '.join(allowed)} runs can be {action}"
-            )
-        return status
-
-    def _set(self, s: Session, run_id: int, **values: Any) -> None:
-        s.execute(update(Run).where(Run.id == run_id).values(**values)
-                  .execution_options(synchronize_session=False))
+class RunStore(RunBrowser):
+    """The one repository API: open it with a URL or path (see ``StoreSession``), then
+    queue, claim, record and browse runs. Every failure is a ``StoreError``."""
 
     def _upsert(self, table: Any, keys: Sequence[str], fields: Sequence[str]) -> Any | None:
         """INSERT ... ON CONFLICT DO UPDATE where the dialect has it, else None."""
@@ -399,105 +304,5 @@ class RunStore:
                       resume_checkpoint=checkpoint, cancel_requested=False, finished_at=None,
                       duration_s=None, worker_id=None, heartbeat_at=None, error=None,
                       traceback=None)
-
-        self._write(work)
-
-    # -- browsing -----------------------------------------------------------------
-
-    def list_runs(
-        self, filter: RunFilter | None = None, sort: str = "created_at",  # noqa: A002
-        descending: bool = True, limit: int = 50, offset: int = 0,
-    ) -> list[RunSummary]:
-        with self._read() as s:
-            return queries.list_runs(s, filter, sort, descending, limit, offset)
-
-    def count_runs(self, filter: RunFilter | None = None) -> int:  # noqa: A002
-        with self._read() as s:
-            return queries.count_runs(s, filter)
-
-    def get_run(self, run_id: int) -> RunDetail:
-        _check_id(run_id)
-        with self._read() as s:
-            return queries.details(s, [run_id])[0]
-
-    def get_steps(self, run_id: int, after_step: int = -1) -> list[StepRow]:
-        """Steps after ``after_step``, for a live chart polling incrementally."""
-        with self._read() as s:
-            rows = queries.steps_after(s, run_id, after_step)
-            if not rows:
-                self._status(s, run_id)
-            return rows
-
-    def get_epochs(self, run_id: int) -> list[EpochRow]:
-        with self._read() as s:
-            self._status(s, run_id)
-            return queries.epochs_of(s, [run_id])[run_id]
-
-    def compare(self, run_ids: Sequence[int]) -> Comparison:
-        for run_id in run_ids:
-            _check_id(run_id)
-        with self._read() as s:
-            return queries.compare(s, run_ids)
-
-    def export_rows(self, run_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
-        """Flat records, one per (run, epoch); all runs when ``run_ids`` is None."""
-        with self._read() as s:
-            return queries.export_rows(s, run_ids)
-
-    def resolve_run(self, ref: str | int) -> int:
-        """A run id (``12`` or ``#12``) or a unique run name -> the id."""
-        text = str(ref).strip()
-        digits = text.lstrip("#")
-        if digits.isdecimal() and len(digits) > len(str(MAX_RUN_ID)):
-            raise RunNotFound(text)  # beyond any id (and int() refuses thousands of digits)
-        with self._read() as s:
-            if digits.isdecimal():
-                run_id = int(digits)
-                self._status(s, run_id)
-                return run_id
-            ids = list(s.scalars(select(Run.id).where(Run.name == text).order_by(Run.id).limit(6)))
-        if not ids:
-            raise RunNotFound(text)
-        if len(ids) > 1:
-            shown = ", ".join(map(str, ids[:5]))
-            raise StoreError(f"the name {text!r} matches several runs ({shown}); use the id")
-        return ids[0]
-
-    # -- annotations --------------------------------------------------------------
-
-    def add_tag(self, run_id: int, tag: str) -> None:
-        tag = tag.strip()
-        if not tag or len(tag) > 64:
-            raise StoreError("a tag must be 1 to 64 characters")
-
-        def work(s: Session) -> None:
-            self._status(s, run_id)
-            if s.get(Tag, (run_id, tag)) is None:
-                s.add(Tag(run_id=run_id, tag=tag))
-
-        self._write(work)
-
-    def remove_tag(self, run_id: int, tag: str) -> bool:
-        def work(s: Session) -> bool:
-            self._status(s, run_id)
-            result = s.execute(delete(Tag).where(Tag.run_id == run_id, Tag.tag == tag.strip()))
-            return result.rowcount > 0
-
-        return self._write(work)
-
-    def set_note(self, run_id: int, text: str) -> None:
-        self._write(lambda s: (self._status(s, run_id),
-                               self._set(s, run_id, notes=text.strip() or None)))
-
-    def delete_run(self, run_id: int) -> None:
-        """Delete a run and all its metrics; a running run must be cancelled first."""
-
-        def work(s: Session) -> None:
-            if self._status(s, run_id) == "running":
-                raise InvalidRunState(f"run {run_id} is running; cancel it before deleting it")
-            # Explicit deletes, so no backend depends on ON DELETE CASCADE being enforced.
-            for table in (StepMetric, EpochMetric, Tag):
-                s.execute(delete(table).where(table.run_id == run_id))
-            s.execute(delete(Run).where(Run.id == run_id))
 
         self._write(work)
