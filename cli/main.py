@@ -63,9 +63,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def unexpected_error_line(exc: BaseException, command: str) -> str:
     from cli.common import one_line
-    from worker.launcher import save_traceback
 
-    path = save_traceback(exc, f"crash-{command}")
+    try:
+        from worker.launcher import save_traceback
+    except ImportError:  # a broken install: the one line must still come out
+        path = None
+    else:
+        path = save_traceback(exc, f"crash-{command}")
     where = f"the traceback is in {path}" if path else "the traceback could not be saved"
     return (f"cifar-tui: error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
             f"(a bug; {where})")

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from storage import queries
 from storage.errors import InvalidRunState, RunNotFound, StoreError
 from storage.records import Comparison, EpochRow, RunDetail, RunFilter, RunSummary, StepRow
-from storage.schema import EpochMetric, Run, StepMetric, Tag
-from storage.session import MAX_RUN_ID, StoreSession, check_id
+from storage.schema import MAX_RUN_ID, EpochMetric, Run, StepMetric, Tag
+from storage.session import StoreSession, check_id
 
 
 class RunBrowser(StoreSession):

@@ -23,7 +23,7 @@ from storage.records import (
     RunSummary,
     StepRow,
 )
-from storage.schema import STATUSES, EpochMetric, Run, StepMetric, Tag
+from storage.schema import MAX_RUN_ID, STATUSES, EpochMetric, Run, StepMetric, Tag
 
 SUMMARY_COLUMNS = [getattr(Run, name) for name in SORTABLE]
 EPOCH_COLUMNS = [
@@ -63,8 +63,10 @@ def _filtered(stmt: Select[Any], flt: RunFilter | None) -> Select[Any]:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
         terms = [col.ilike(pattern, escape="\\") for col in (Run.name, Run.notes, Run.model)]
-        if text.lstrip("#").isdigit():
-            terms.append(Run.id == int(text.lstrip("#")))
+        digits = text.lstrip("#")
+        # Beyond MAX_RUN_ID no run has it, and the driver would overflow on it.
+        if digits.isdecimal() and len(digits) <= 10 and int(digits) <= MAX_RUN_ID:
+            terms.append(Run.id == int(digits))
         stmt = stmt.where(or_(*terms))
     return stmt
 

@@ -45,6 +45,10 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# runs.id is an INTEGER: 32 bits on PostgreSQL, so no run has a larger id, and asking
+# for one would overflow the driver.
+MAX_RUN_ID = 2**31 - 1
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC, returns aware UTC: SQLite keeps no zone, so we pin one."""
 
@@ -82,7 +86,7 @@ class Run(Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # at most MAX_RUN_ID
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -30,11 +30,10 @@ from storage.db import (
 )
 from storage.errors import InvalidRunState, RunNotFound
 from storage.guard import store_errors
-from storage.schema import Run, utcnow
+from storage.schema import MAX_RUN_ID, Run, utcnow
 
 T = TypeVar("T")
 S = TypeVar("S", bound="StoreSession")
-MAX_RUN_ID = 2**31 - 1  # runs.id is an INTEGER: 32 bits on PostgreSQL, so no id is larger
 
 
 def check_id(run_id: int) -> None:

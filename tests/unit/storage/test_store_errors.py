@@ -143,6 +143,15 @@ def test_a_huge_run_id_is_no_run_not_an_overflow(ref: str, db_path: Path, capsys
             store.get_run(10**30)
 
 
+def test_searching_for_a_huge_id_matches_nothing(db_path: Path, capsys) -> None:
+    with RunStore(str(db_path)) as store:
+        store.create_run(cfg(), name="resnet-42")
+    for text in ("#99999999999999999999999", "4294967296", "9" * 5000):
+        assert main(["runs", "--search", text, "--db", str(db_path)]) == 0
+        out, err = capsys.readouterr()
+        assert out.strip() == "no runs match" and err == ""
+
+
 def test_a_bug_prints_one_line_and_saves_the_traceback(
     db_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, isolated_env: Path,
 ) -> None:
