@@ -11,20 +11,25 @@ import sys
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.common import CliError, db_parent, open_store, print_json
 from engine import formatting as fmt
+
+if TYPE_CHECKING:
+    from storage import RunDetail
 
 
 def register(sub: Any) -> None:
     db = db_parent()
     p = sub.add_parser("runs", parents=[db], help="list runs (filter, sort, page)")
-    p.add_argument("--status", help="queued, running, completed, failed, cancelled or interrupted (comma-separated)")
+    p.add_argument("--status", help="queued, running, completed, failed, cancelled or "
+                   "interrupted (comma-separated)")
     p.add_argument("--model", help="only this model")
     p.add_argument("--tag", help="only runs with this tag")
     p.add_argument("--search", metavar="TEXT", help="text in the name, notes or model, or a run id")
-    p.add_argument("--sort", default="created_at", metavar="COL", help="column to sort by (default created_at)")
+    p.add_argument("--sort", default="created_at", metavar="COL",
+                   help="column to sort by (default created_at)")
     p.add_argument("--asc", action="store_true", help="ascending (default: descending)")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N runs")
@@ -121,7 +126,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from rich.table import Table
 
     with open_store(args) as store:
         detail = store.get_run(store.resolve_run(args.run))
@@ -132,8 +136,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     head = f"[bold]run {detail.id}[/bold] {detail.name}  [{detail.status}]"
     console.print(head)
     facts = [
-        ("created", fmt.timestamp(detail.created_at)), ("started", fmt.timestamp(detail.started_at)),
-        ("finished", fmt.timestamp(detail.finished_at)), ("duration", fmt.duration(detail.duration_s)),
+        ("created", fmt.timestamp(detail.created_at)),
+        ("started", fmt.timestamp(detail.started_at)),
+        ("finished", fmt.timestamp(detail.finished_at)),
+        ("duration", fmt.duration(detail.duration_s)),
         ("device", detail.device or ""), ("host", detail.host or ""),
         ("torch", detail.torch_version or ""), ("git", detail.git_commit or ""),
         ("params", f"{detail.num_params:,}" if detail.num_params else ""),
@@ -148,14 +154,24 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("images/s", fmt.num(detail.images_per_s, ",.0f")),
     ]
     _pairs(console, "results", [(k, v) for k, v in results if v])
+    _print_metric_tables(console, detail)
+    return 0
+
+
+def _print_metric_tables(console: Any, detail: RunDetail) -> None:
+    """The epochs, per-class accuracy and confusion tables of `show`."""
+    from rich.table import Table
+
     if detail.epoch_rows:
         table = Table(title="epochs", title_justify="left", box=None, header_style="bold")
-        for col in ("epoch", "train loss", "train acc", "val loss", "val acc", "lr", "seconds", "img/s"):
+        columns = ("epoch", "train loss", "train acc", "val loss", "val acc", "lr", "seconds",
+                   "img/s")
+        for col in columns:
             table.add_column(col, justify="right")
         for e in detail.epoch_rows:
-            table.add_row(str(e.epoch), fmt.num(e.train_loss), pct(e.train_acc), fmt.num(e.val_loss),
-                          pct(e.val_acc), fmt.num(e.lr, ".2e"), fmt.num(e.seconds, ".1f"),
-                          fmt.num(e.images_per_s, ",.0f"))
+            table.add_row(str(e.epoch), fmt.num(e.train_loss), pct(e.train_acc),
+                          fmt.num(e.val_loss), pct(e.val_acc), fmt.num(e.lr, ".2e"),
+                          fmt.num(e.seconds, ".1f"), fmt.num(e.images_per_s, ",.0f"))
         console.print(table)
     if detail.per_class_acc:
         names = detail.class_names or [str(i) for i in range(len(detail.per_class_acc))]
@@ -175,7 +191,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         for name, row in zip(names, detail.confusion, strict=False):
             table.add_row(name, *(str(v) for v in row))
         console.print(table)
-    return 0
 
 
 def _pairs(console: Any, title: str, pairs: list[tuple[str, str]]) -> None:

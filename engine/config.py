@@ -111,8 +111,9 @@ class RunConfig:
                                       gt=0, le=1e6, off=0)
     grad_clip_mode: str = setting("value", "what the clip bounds", label="clip mode",
                                   choices=CLIP_MODES)
-    optimizer: str = setting("adam", "optimizer; sgd uses Nesterov momentum", choices=OPTIMIZERS)
+    optimizer: str = setting("adam", "optimizer (sgd uses --momentum)", choices=OPTIMIZERS)
     momentum: float = setting(0.9, "SGD momentum", noun="momentum", ge=0, lt=1)
+    nesterov: bool = setting(True, "Nesterov momentum for sgd (default on)")
     label_smoothing: float = setting(0.0, "label smoothing, 0 to turn off",
                                      noun="label smoothing", ge=0, lt=1)
     width_mult: float = setting(1.0, "channel width multiplier (1.0 = the full model)",

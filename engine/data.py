@@ -120,7 +120,7 @@ def load_cifar10(
         try:
             with open(meta, "rb") as fh:
                 names = list(pickle.load(fh, encoding="latin1")["label_names"]) or CLASS_NAMES
-        except Exception:
+        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError):
             names = CLASS_NAMES  # the label names are cosmetic; the data is what matters
     return train_x, train_y, test_x, test_y, names
 

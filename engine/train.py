@@ -78,7 +78,8 @@ def build_optimizer(model: nn.Module, config: RunConfig,
     fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
     if config.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=config.max_lr, momentum=config.momentum,
-                               nesterov=True, weight_decay=config.weight_decay, **fast)
+                               nesterov=config.nesterov, weight_decay=config.weight_decay,
+                               **fast)
     return torch.optim.Adam(model.parameters(), lr=config.max_lr,
                             weight_decay=config.weight_decay, **fast)
 

@@ -145,9 +145,6 @@ class RunStore(RunBrowser):
 
         self._write(work)
 
-    def set_git_commit(self, run_id: int, commit: str) -> None:
-        self._write(lambda s: (self._status(s, run_id), self._set(s, run_id, git_commit=commit)))
-
     def append_steps(self, run_id: int, steps: Sequence[StepMetrics]) -> None:
         """Insert a batch of step metrics in one statement. A step already stored
         (a resumed run replaying) is overwritten, so appending is idempotent."""

@@ -19,30 +19,38 @@ def test_importing_and_building_the_app_leaves_torch_out(tmp_path: Path) -> None
         "from tui.app import make_app\n"
         f"app = make_app(db_url='sqlite:///{tmp_path / 'runs.db'}')\n"
         "import tui.screens.live, tui.screens.compare, tui.screens.detail, tui.screens.new_run\n"
-        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'engine.train', "
-        "'engine.data', 'engine.models', 'worker.supervisor', 'worker.recorder')))\n"
+        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(("
+        "'torch.', 'engine.train', 'engine.data', 'engine.models', 'worker.supervisor', "
+        "'worker.recorder')))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_store_error_prints_one_line_and_exits_2(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+def test_store_error_prints_one_line_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import tui.app
     from cli.main import main
 
     def too_new(*_args: object, **_kwargs: object) -> None:
-        raise SchemaTooNewError("the database is from a newer cifar-tui (schema 9); upgrade cifar-tui")
+        raise SchemaTooNewError(
+            "the database is from a newer cifar-tui (schema 9); upgrade cifar-tui")
 
     monkeypatch.setattr(tui.app, "make_app", too_new)
     assert main([]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == "cifar-tui: error: the database is from a newer cifar-tui (schema 9); upgrade cifar-tui"
+    assert err.strip() == ("cifar-tui: error: the database is from a newer cifar-tui (schema 9); "
+                           "upgrade cifar-tui")
     assert "Traceback" not in err
 
 
-def test_quitting_says_what_keeps_running(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+def test_quitting_says_what_keeps_running(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     import tui.app
     from cli.main import main
     from engine.config import config_from_preset

@@ -90,3 +90,9 @@ def test_export_has_a_column_for_every_field_of_the_table(
     assert (row["logit_scale"], row["log_every"], row["compile"]) == ("0.5", "7", "True")
     assert row["name"] == "exported" and row["preset"] == "seed"
     assert list(row).index("log_every") < list(row).index("epoch")  # settings, then epochs
+
+
+def test_a_boolean_field_gets_a_flag_and_its_negation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "--dataset", "synthetic", "--no-worker", "--json", "--optimizer", "sgd",
+                 "--no-nesterov"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["nesterov"] is False

@@ -27,7 +27,7 @@ from engine.events import (
 )
 from engine.models import build_model
 from engine.schedule import linear_factor, one_cycle
-from engine.train import evaluate, train
+from engine.train import build_optimizer, evaluate, train
 
 EPOCHS = 5
 
@@ -299,3 +299,11 @@ def test_unavailable_cuda_request_fails_with_a_clear_reason(data_dir: Path) -> N
     final = train(learning_config(data_dir, device="cuda"))
     assert isinstance(final, RunFailed)
     assert "asked for CUDA but none is available" in final.reason
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_the_nesterov_setting_reaches_the_sgd_optimizer(nesterov: bool) -> None:
+    config = RunConfig(optimizer="sgd", nesterov=nesterov, width_mult=0.125)
+    model = build_model(config.model, width=config.width_mult)
+    optimizer = build_optimizer(model, config, torch.device("cpu"))
+    assert optimizer.param_groups[0]["nesterov"] is nesterov
