@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from storage import queries
 from storage.errors import InvalidRunState, RunNotFound, StoreError
+from storage.identity import StoreIdentity
 from storage.records import Comparison, EpochRow, RunDetail, RunFilter, RunSummary, StepRow
-from storage.schema import MAX_RUN_ID, EpochMetric, Run, StepMetric, Tag
-from storage.session import StoreSession, check_id
+from storage.schema import MAX_RUN_ID, EpochMetric, Run, RunAttempt, StepMetric, Tag
+from storage.session import check_id
 
 
-class RunBrowser(StoreSession):
+class RunBrowser(StoreIdentity):
     """The history as the CLI and the TUI browse it; ``RunStore`` adds the run lifecycle."""
 
     # -- browsing -----------------------------------------------------------------
@@ -112,7 +113,7 @@ class RunBrowser(StoreSession):
             if self._status(s, run_id) == "running":
                 raise InvalidRunState(f"run {run_id} is running; cancel it before deleting it")
             # Explicit deletes, so no backend depends on ON DELETE CASCADE being enforced.
-            for table in (StepMetric, EpochMetric, Tag):
+            for table in (StepMetric, EpochMetric, Tag, RunAttempt):
                 s.execute(delete(table).where(table.run_id == run_id))
             s.execute(delete(Run).where(Run.id == run_id))
 

@@ -137,6 +137,11 @@ class Run(Base):
     checkpoint_last: Mapped[str | None] = mapped_column(Text)
     resume_checkpoint: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    # Bumped by every note edit, so an edit made from a stale copy is refused, not lost.
+    notes_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Automatic recovery: an interrupted run is requeued while attempt <= max_retries.
+    max_retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     tags: Mapped[list[Tag]] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True
@@ -144,6 +149,10 @@ class Run(Base):
     epoch_metrics: Mapped[list[EpochMetric]] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True,
         order_by="EpochMetric.epoch",
+    )
+    attempts: Mapped[list[RunAttempt]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="RunAttempt.attempt",
     )
     step_metrics: Mapped[list[StepMetric]] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True,
@@ -194,3 +203,35 @@ class StepMetric(Base):
     lr: Mapped[float]
 
     run: Mapped[Run] = relationship(back_populates="step_metrics")
+
+
+class RunAttempt(Base):
+    """One try at a run: who trained it, where, and how it ended (the run's history)."""
+
+    __tablename__ = "run_attempts"
+    __table_args__ = (UniqueConstraint("run_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    attempt: Mapped[int]
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    host: Mapped[str | None] = mapped_column(String(255))
+    device: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    run: Mapped[Run] = relationship(back_populates="attempts")
+
+
+class StoreInfo(Base):
+    """The store's identity (one row): checkpoints and logs live under its own root,
+    so two stores on one machine never share or delete each other's files."""
+
+    __tablename__ = "store_info"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(36))
+    artifact_root: Mapped[str | None] = mapped_column(Text)  # None: app home/stores/<id>
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
