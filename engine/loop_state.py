@@ -39,6 +39,7 @@ class RunParts:
     autocast: Autocast
     checkpoint_dir: Path | None
     train_model: nn.Module  # the model, or its compiled wrapper (same weights)
+    owner: str | None = None  # the store and run its checkpoints belong to (opaque)
 
     @property
     def steps_per_epoch(self) -> int:

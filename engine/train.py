@@ -28,6 +28,8 @@ from torch import nn
 
 from engine.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, model_from_checkpoint: re-exported)
     CHECKPOINT_FORMAT,
+    CheckpointOwnerError,
+    check_owner,
     copy_checkpoint,
     load_checkpoint,
     model_from_checkpoint,
@@ -135,15 +137,20 @@ def _one_line(exc: BaseException) -> str:
 def train(config: RunConfig, emit: Emit | None = None, *,
           checkpoint_dir: str | Path | None = None,
           should_stop: Callable[[], bool] | None = None,
-          resume_from: str | Path | None = None) -> TrainingEvent:
-    """Train one run; every outcome is emitted and returned as the final event."""
+          resume_from: str | Path | None = None,
+          owner: str | None = None) -> TrainingEvent:
+    """Train one run; every outcome is emitted and returned as the final event.
+
+    ``owner`` (opaque, e.g. "<store id>/run-<id>") is written into every checkpoint,
+    and a ``resume_from`` checkpoint naming another owner is refused."""
     emit = emit or (lambda event: None)
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
-        final = _train(config, emit, checkpoint_dir, should_stop or (lambda: False), resume_from)
+        final = _train(config, emit, checkpoint_dir, should_stop or (lambda: False), resume_from,
+                       owner)
     except Diverged as exc:
         final = RunFailed(reason=str(exc), traceback="", step=exc.step)
-    except DataError as exc:
+    except (DataError, CheckpointOwnerError) as exc:
         final = RunFailed(reason=str(exc), traceback="")
     except torch.OutOfMemoryError as exc:
         final = RunFailed(
@@ -162,8 +169,10 @@ def train(config: RunConfig, emit: Emit | None = None, *,
 
 
 def _train(config: RunConfig, emit: Emit, checkpoint_dir: str | Path | None,
-           should_stop: Callable[[], bool], resume_from: str | Path | None) -> TrainingEvent:
+           should_stop: Callable[[], bool], resume_from: str | Path | None,
+           owner: str | None = None) -> TrainingEvent:
     run = _setup(config, checkpoint_dir)
+    run.owner = owner
     progress = _restore(run, resume_from)
     if config.compile:
         progress.compile_seconds = _warm_up_compile(run)
@@ -227,6 +236,7 @@ def _restore(run: RunParts, resume_from: str | Path | None) -> Progress:
     if not resume_from:
         return progress
     ckpt = load_checkpoint(resume_from)
+    check_owner(ckpt, resume_from, run.owner)
     run.model.load_state_dict(ckpt["state_dict"])
     run.optimizer.load_state_dict(ckpt["optimizer"])
     progress.start_epoch, progress.best_val_acc = int(ckpt["epoch"]), ckpt.get("best_val_acc")
@@ -358,7 +368,7 @@ def _save_checkpoints(run: RunParts, progress: Progress, epoch: int, val_acc: fl
     progress.last_path = run.checkpoint_dir / "last.pt"
     save_checkpoint(progress.last_path, run.model, run.optimizer, run.config, epoch,
                     progress.step, val_acc, progress.best_val_acc, run.splits.class_names,
-                    progress.history)
+                    progress.history, owner=run.owner)
     emit(CheckpointSaved(epoch=epoch, path=str(progress.last_path), kind="last"))
     if improved or run.val_batches is None:
         progress.best_path = run.checkpoint_dir / "best.pt"
