@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from cli.common import CliError
 from engine.config import FIELDS, PRESETS, ConfigError, FieldSpec, RunConfig, config_from_preset
-from engine.paths import data_folder_problem
+from engine.paths import data_folder_problem, pinned_data_dir
 
 # Every table field is a flag; these are named apart because the CLI treats them apart.
 OVERRIDES = tuple(name for name in FIELDS if name != "preset")
@@ -63,7 +63,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     except ConfigError as exc:
         raise CliError(next(iter(exc.errors.values()))) from None
     check_data_folder(config)
-    return config
+    return config.replace(data_dir=pinned_data_dir(config.dataset, config.data_dir))
 
 
 def check_data_folder(config: RunConfig) -> None:

@@ -1,4 +1,4 @@
-"""Where data and checkpoints live. No torch, so the CLI and TUI can check paths cheaply."""
+"""Where data and the app folder live. No torch, so the CLI and TUI can check paths cheaply."""
 
 from __future__ import annotations
 
@@ -35,9 +35,10 @@ def app_home() -> Path:
     return Path(chosen).expanduser() if chosen else _platform_dir("data")
 
 
-def run_checkpoint_dir(run_id: int | None) -> Path:
-    """Where a run's best.pt and last.pt go (``foreground`` for an unrecorded run)."""
-    return app_home() / "checkpoints" / (f"run-{run_id}" if run_id is not None else "foreground")
+def unrecorded_checkpoint_dir() -> Path:
+    """Where `train --no-store` puts best.pt and last.pt. A recorded run's files go
+    under its store's artifact root instead (``RunStore.run_dir``)."""
+    return app_home() / "checkpoints" / "foreground"
 
 
 def resolve_data_dir(data_dir: str | None) -> Path:
@@ -71,3 +72,12 @@ def data_folder_problem(dataset: str, data_dir: str | None) -> str | None:
     if find_batches_dir(root) is None and not downloads_allowed():
         return f"no CIFAR-10 in {root} and downloads are off (${OFFLINE_ENV}=1): {fix}"
     return None
+
+
+def pinned_data_dir(dataset: str, data_dir: str | None) -> str | None:
+    """The data folder a queued run will use, as an absolute path: --data-dir, else
+    $CIFAR_TUI_DATA, else the cache folder, resolved now in the caller's shell. The
+    detached worker has another working folder and environment, so it must not guess."""
+    if dataset != "cifar10":
+        return data_dir
+    return str(resolve_data_dir(data_dir).resolve())

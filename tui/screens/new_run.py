@@ -30,7 +30,7 @@ from engine.config import (
     parse_field,
     validate_field,
 )
-from engine.paths import data_folder_problem
+from engine.paths import data_folder_problem, pinned_data_dir
 from tui.context import context_of
 from tui.jobs import job
 from tui.messages import RunQueued
@@ -207,7 +207,8 @@ class NewRunScreen(Screen[int | None]):
         preset = self.query_one("#preset", Select).value
         values = {spec.name: self.read_field(spec.name) for spec in ROWS}
         chosen = None if preset == NO_PRESET else str(preset)
-        return RunConfig(preset=chosen, **values).validate()
+        config = RunConfig(preset=chosen, **values).validate()
+        return config.replace(data_dir=pinned_data_dir(config.dataset, config.data_dir))
 
     # -- events -----------------------------------------------------------------
     @on(Select.Changed, "#preset")
