@@ -61,6 +61,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("note", parents=[db], help="set a run's note (empty text clears it)")
     p.add_argument("run", metavar="RUN")
     p.add_argument("text", metavar="TEXT")
+    p.add_argument("--append", action="store_true",
+                   help="add TEXT after the current note (\"; \" between) instead of replacing it")
     p.set_defaults(func=cmd_note)
 
     p = sub.add_parser("rm", parents=[db], help="delete a run, its metrics and its checkpoints")
@@ -312,8 +314,16 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_note(args: argparse.Namespace) -> int:
+    # One store operation each: an edit made elsewhere meanwhile is replaced only by an
+    # explicit `note ID TEXT`, and --append keeps it.
     with open_store(args) as store:
         run_id = store.resolve_run(args.run)
+        if args.append:
+            if not args.text.strip():
+                raise CliError("nothing to append; give the text to add after --append")
+            store.append_note(run_id, args.text)
+            print(f"run {run_id}: note appended")
+            return 0
         store.set_note(run_id, args.text)
     print(f"run {run_id}: note {'cleared' if not args.text.strip() else 'saved'}")
     return 0

@@ -5,6 +5,7 @@
 
 from storage.errors import (
     BadFilter,
+    EditConflict,
     InvalidRunState,
     NotAStore,
     RunNotFound,
@@ -32,5 +33,5 @@ __all__ = [
     "RunStore", "RunFilter", "RunSummary", "RunDetail", "EpochRow", "StepRow", "ClaimedRun",
     "Comparison", "SORTABLE", "STATUSES", "TERMINAL_STATUSES", "StoreError", "RunNotFound",
     "InvalidRunState", "SchemaTooNewError", "BadFilter", "StoreUnavailable", "NotAStore",
-    "StoreReadOnly", "StoreBusy", "StoreInternalError",
+    "StoreReadOnly", "StoreBusy", "StoreInternalError", "EditConflict",
 ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from storage import queries
-from storage.errors import InvalidRunState, RunNotFound, StoreError
+from storage.errors import EditConflict, InvalidRunState, RunNotFound, StoreError
 from storage.identity import StoreIdentity
 from storage.records import Comparison, EpochRow, RunDetail, RunFilter, RunSummary, StepRow
 from storage.schema import MAX_RUN_ID, EpochMetric, Run, RunAttempt, StepMetric, Tag
@@ -102,9 +102,41 @@ class RunBrowser(StoreIdentity):
 
         return self._write(work)
 
-    def set_note(self, run_id: int, text: str) -> None:
-        self._write(lambda s: (self._status(s, run_id),
-                               self._set(s, run_id, notes=text.strip() or None)))
+    def set_note(self, run_id: int, text: str, expected_version: int | None = None) -> int:
+        """Replace the note and return its new version. With ``expected_version`` (the
+        version the editor loaded), refuse with ``EditConflict`` if it changed since:
+        one compare-and-set UPDATE, so no backend can interleave another edit."""
+
+        def work(s: Session) -> int:
+            self._status(s, run_id)
+            stmt = update(Run).where(Run.id == run_id)
+            if expected_version is not None:
+                stmt = stmt.where(Run.notes_version == expected_version)
+            stmt = stmt.values(notes=text.strip() or None, notes_version=Run.notes_version + 1)
+            if s.execute(stmt.execution_options(synchronize_session=False)).rowcount == 0:
+                raise EditConflict(run_id)
+            return self._notes_version(s, run_id)
+
+        return self._write(work)
+
+    def append_note(self, run_id: int, text: str) -> int:
+        """Add ``text`` after the note ("; " between: the TUI edits notes on one line) in
+        one transaction with the row locked, so a concurrent edit is never overwritten;
+        returns the new version."""
+
+        def work(s: Session) -> int:
+            self._status(s, run_id)
+            old = s.execute(select(Run.notes).where(Run.id == run_id).with_for_update()
+                            ).scalar_one()
+            joined = "; ".join(p for p in ((old or "").strip(), text.strip()) if p)
+            self._set(s, run_id, notes=joined or None, notes_version=Run.notes_version + 1)
+            return self._notes_version(s, run_id)
+
+        return self._write(work)
+
+    @staticmethod
+    def _notes_version(s: Session, run_id: int) -> int:
+        return int(s.execute(select(Run.notes_version).where(Run.id == run_id)).scalar_one())
 
     def delete_run(self, run_id: int) -> None:
         """Delete a run and all its metrics; a running run must be cancelled first."""

@@ -44,3 +44,12 @@ class StoreBusy(StoreError):
 
 class StoreInternalError(StoreError):
     """Any other database failure, wrapped once at the store's boundary (as optuna does)."""
+
+
+class EditConflict(StoreError):
+    """A note edit was based on an older version than the stored one; nothing was written."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        super().__init__(f"the note of run {run_id} was changed elsewhere since you opened it; "
+                         "reload to see it, then edit again")

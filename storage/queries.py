@@ -134,6 +134,7 @@ def _detail(run: Run, tags: tuple[str, ...], epochs: list[EpochRow]) -> RunDetai
     }
     return RunDetail(
         **summary, tags=tags, config=dict(run.config or {}), notes=run.notes,
+        notes_version=run.notes_version or 0,
         traceback=run.traceback, test_loss=run.test_loss, per_class_acc=run.per_class_acc,
         confusion=run.confusion, class_names=run.class_names, checkpoints=checkpoints,
         resume_checkpoint=run.resume_checkpoint, cancel_requested=bool(run.cancel_requested),

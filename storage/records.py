@@ -95,6 +95,7 @@ class RunDetail(RunSummary):
 
     config: dict[str, Any] = field(default_factory=dict)
     notes: str | None = None
+    notes_version: int = 0  # bumped by every note edit; editors send the one they loaded
     traceback: str | None = None
     test_loss: float | None = None
     per_class_acc: list[float] | None = None

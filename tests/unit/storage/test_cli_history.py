@@ -141,3 +141,22 @@ def test_rm_deletes_the_runs_checkpoints_unless_asked_to_keep_them(
     code, out, _ = run(capsys, "rm", "2", "--yes", "--keep-checkpoints", "--db", db)
     assert code == 0 and "checkpoints" not in out
     assert (folders[1] / "best.pt").exists() and (folders[1] / "last.pt").exists()
+
+
+def test_note_append_and_tag_remove_are_single_edits(capsys, db: str) -> None:
+    assert run(capsys, "note", "2", "first try", "--db", db)[:2] == (0, "run 2: note saved\n")
+    with RunStore(db) as store:  # an edit made elsewhere meanwhile
+        store.set_note(2, "first try; diverged at epoch 3")
+    code, out, _ = run(capsys, "note", "2", "--append", "retry at lr 0.02", "--db", db)
+    assert (code, out) == (0, "run 2: note appended\n")
+    code, _, err = run(capsys, "note", "2", "--append", "  ", "--db", db)
+    assert code == 2 and err.count("\n") == 1 and "nothing to append" in err
+    assert run(capsys, "tag", "2", "paper", "--db", db)[0] == 0
+    code, out, _ = run(capsys, "tag", "2", "--remove", "best", "--db", db)
+    assert (code, out) == (0, "run 2: removed tag 'best'\n")
+    with RunStore(db) as store:
+        detail = store.get_run(2)
+    assert detail.notes == "first try; diverged at epoch 3; retry at lr 0.02"
+    assert detail.tags == ("paper",) and detail.notes_version == 3
+    code, _, err = run(capsys, "note", "99999999999999999999999", "x", "--db", db)
+    assert code == 2 and "no run" in err and "Traceback" not in err
