@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+import shutil
 import sys
 from collections.abc import Iterable
 from functools import partial
@@ -17,7 +18,7 @@ from cli.common import CliError, db_parent, open_store, print_json
 from engine import formatting as fmt
 
 if TYPE_CHECKING:
-    from storage import RunDetail
+    from storage import RunDetail, RunStore
 
 
 def register(sub: Any) -> None:
@@ -342,19 +343,37 @@ def cmd_rm(args: argparse.Namespace) -> int:
                 print("kept")
                 return 1
         store.delete_run(run_id)
-    freed = 0 if args.keep_checkpoints else _remove_checkpoints(detail.checkpoints.values())
+        freed, left = ((0, []) if args.keep_checkpoints
+                       else _remove_checkpoints(store, run_id, detail.checkpoints.values()))
     size = f"{freed / 1e6:.1f} MB" if freed >= 1e5 else f"{freed / 1e3:.1f} kB"
-    print(f"deleted run {run_id} ({name})" + (f" and {size} of checkpoints" if freed else ""))
+    said = f" and {size} of checkpoints and logs" if freed else ""
+    if left:
+        said += (f"; left {len(left)} file(s) outside this store's folder (such as {left[0]}): "
+                 "another store may own them, delete them by hand if not")
+    print(f"deleted run {run_id} ({name}){said}")
     return 0
 
 
-def _remove_checkpoints(paths: Iterable[str]) -> int:
-    """Delete a run's checkpoint files (and their folder once empty); return the bytes freed."""
-    freed = 0
+def _remove_checkpoints(store: RunStore, run_id: int,
+                        paths: Iterable[str]) -> tuple[int, list[Path]]:
+    """Delete the run's files this store owns: its recorded checkpoints under its artifact
+    root, and its run folder. Return the bytes freed and the recorded files left because
+    they lie elsewhere (the shared checkpoints folder of older versions, which another
+    store's run of the same id may use)."""
+    freed, left = 0, []
     for path in {Path(p) for p in paths if p}:
-        if path.is_file():
-            freed += path.stat().st_size
+        if not store.owns_path(path):
+            if path.exists():
+                left.append(path)
+            continue
+        with contextlib.suppress(OSError):  # already gone, or not ours to delete after all
+            size = path.stat().st_size
             path.unlink()
         with contextlib.suppress(OSError):  # not empty, or already gone: leave it
             path.parent.rmdir()
-    return freed
+    run_dir = store.run_dir(run_id)
+    if run_dir.is_dir():
+        freed += sum(f.stat().st_size for f in run_dir.rglob("*") if f.is_file())
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return freed, sorted(left)
+            freed += size

@@ -22,7 +22,7 @@ class CliParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import history, train, worker
+    from cli import history, store, train, worker
 
     parser = CliParser(
         prog="cifar-tui",
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub)
     worker.register(sub)
     history.register(sub)
+    store.register(sub)
     return parser
 
 

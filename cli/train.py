@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (config and results) on stdout")
     parser.add_argument("--checkpoint-dir", default=None,
-                        help="where best.pt and last.pt go (default: the app folder)")
+                        help="where best.pt and last.pt go (default: the run's folder "
+                             "under its store's artifact root, see `cifar-tui store`)")
     parser.add_argument("--no-store", action="store_true",
                         help="do not record the run in the run store")
     parser.set_defaults(func=run_train)

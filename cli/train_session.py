@@ -25,7 +25,7 @@ from engine.events import (
     StepMetrics,
     TrainingEvent,
 )
-from engine.paths import run_checkpoint_dir
+from engine.paths import unrecorded_checkpoint_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -116,7 +116,7 @@ class TrainSession:
 
         recorder = self._open_recorder()
         run_id = recorder.run_id if recorder is not None else None
-        ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir else run_checkpoint_dir(run_id)
+        ckpt_dir, owner = self._checkpoint_place(recorder)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(),
             TextColumn("{task.completed}/{task.total} steps"),
@@ -127,7 +127,7 @@ class TrainSession:
         previous = self._install_signal_handlers(progress)
         try:
             with progress:
-                final = train(self.config, on_event, checkpoint_dir=ckpt_dir,
+                final = train(self.config, on_event, checkpoint_dir=ckpt_dir, owner=owner,
                               should_stop=lambda: self.stop_reason is not None)
         finally:
             for sig, handler in previous.items():
@@ -135,6 +135,15 @@ class TrainSession:
             if recorder is not None:
                 recorder.close()  # a run cut short any other way is kept as interrupted
         return TrainOutcome(self.config, run_id, final, self.started, self.epochs)
+
+    def _checkpoint_place(self, recorder: StoreRecorder | None) -> tuple[Path, str | None]:
+        """--checkpoint-dir, else the run's folder in its store (never a folder two stores
+        share); and the owner its checkpoints name."""
+        if recorder is None:
+            return Path(self.checkpoint_dir or unrecorded_checkpoint_dir()), None
+        store, run_id = recorder.store, recorder.run_id
+        place = Path(self.checkpoint_dir) if self.checkpoint_dir else store.run_dir(run_id)
+        return place, f"{store.store_id}/run-{run_id}"
 
     def _open_recorder(self) -> StoreRecorder | None:
         """The store's record of this run, or None when the store is off."""

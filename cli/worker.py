@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from cli.arg_types import MAX_WAIT_S, seconds_up_to
 from cli.common import CliError, db_parent, open_store, print_json
 from cli.config_args import add_config_arguments, config_from_args
 
@@ -14,12 +15,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "worker", parents=[db_parent()], help="run the background worker that trains queued runs",
         description="Claim queued runs one at a time and train each in a child process.")
-    p.add_argument("--device", default="auto",
-                   help="auto, cpu, cuda or cuda:N (one worker per device)")
+    p.add_argument("--device", default=None,
+                   help="auto (default), cpu, cuda or cuda:N: one worker per store and device")
     p.add_argument("--exit-when-empty", action="store_true", help="stop once the queue is empty")
-    p.add_argument("--status", action="store_true", help="report the live workers and exit")
+    p.add_argument("--status", action="store_true",
+                   help="report the live workers of every store and exit")
     p.add_argument("--stop", action="store_true",
-                   help="stop this device's worker (its run becomes interrupted)")
+                   help="stop this store's worker (with --device: only that device's); "
+                        "its run becomes interrupted")
     p.add_argument("--detach", action="store_true",
                    help="start the worker in the background and return")
     p.add_argument("--json", action="store_true", help="with --status: print JSON")
@@ -31,14 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arguments(q)
     q.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
     q.add_argument("--worker-device", default="auto",
-                   help="device of the worker to start if none is alive")
+                   help="device of the worker to start if this store has none alive")
     q.add_argument("--no-worker", action="store_true", help="only queue; do not start a worker")
     q.add_argument("--json", action="store_true", help="print the queued run as JSON")
     q.set_defaults(func=run_queue)
 
     c = sub.add_parser("cancel", parents=[db_parent()], help="cancel a queued or running run")
     c.add_argument("run", help="run id or name")
-    c.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+    c.add_argument("--wait", type=seconds_up_to(MAX_WAIT_S), default=0.0, metavar="SECONDS",
                    help="wait up to SECONDS for a running run to stop")
     c.set_defaults(func=run_cancel)
 
@@ -53,52 +56,119 @@ def run_worker(args: argparse.Namespace) -> int:
     from worker import launcher
 
     if args.status:
-        workers = launcher.all_live_workers()
-        if args.json:
-            print_json([w.__dict__ for w in workers])
-        elif not workers:
-            print("no worker is running")
-        for w in workers if not args.json else []:
-            age = time.time() - w.started_at
-            print(f"worker for {w.device}: pid {w.pid}, up {age / 60:.1f} min, "
-                  f"store {w.db_url}, log {w.log_path}")
-        return 0
+        return _print_status(args)
     if args.stop:
-        if launcher.live_worker(args.device) is None:
-            print(f"no worker is running for device {args.device}")
-            return 0
-        if launcher.stop_worker(args.device):
-            print(f"worker for {args.device} stopped")
-            return 0
-        raise CliError(f"the worker for {args.device} did not stop within 30 s; "
-                       f"see its log {launcher.log_path(args.device)}")
+        if args.device is not None:
+            check_device(args.device, present=False)
+        return _stop(args)
+    device = args.device or "auto"
+    check_device(device)  # before any lock or claim: a worker never takes runs it cannot train
     with open_store(args) as store:
         if args.detach:
             extra = ["--exit-when-empty"] if args.exit_when_empty else []
-            launcher.start_worker(store.url, args.device, extra)
-            info = launcher.wait_for_worker(args.device)
-            print(f"worker for {args.device} running (pid {info.pid if info else '?'}), "
-                  f"log {launcher.log_path(args.device)}")
+            launcher.start_worker(store.url, store.store_id, device, extra)
+            info = launcher.wait_for_worker(store.store_id, device)
+            print(f"worker for {device} running (pid {info.pid if info else '?'}), "
+                  f"log {launcher.log_path(store.store_id, device)}")
             return 0
         from worker.supervisor import Worker, WorkerOptions
 
-        options = WorkerOptions(db_url=store.url, device=args.device,
+        options = WorkerOptions(db_url=store.url, device=device,
                                 exit_when_empty=args.exit_when_empty)
         return Worker(options, store=store).run()
 
 
+def check_device(device: str, present: bool = True) -> None:
+    """A device name the config accepts and (``present``) this machine has; else CliError.
+    torch is imported only for a CUDA device."""
+    from engine.config import validate_field
+
+    problem = validate_field("device", device)
+    if problem is None and present:
+        from engine.devices import device_problem
+
+        problem = device_problem(device)
+    if problem:
+        raise CliError(problem)
+
+
+def _this_store_id(args: argparse.Namespace) -> str | None:
+    """This store's id, or None when it cannot be opened (status still lists the rest)."""
+    from storage import StoreError
+
+    try:
+        with open_store(args) as store:
+            return store.store_id
+    except StoreError:
+        return None
+
+
+def _print_status(args: argparse.Namespace) -> int:
+    from worker import launcher
+
+    workers = launcher.all_live_workers()
+    mine = _this_store_id(args)
+    if args.json:
+        print_json([{**w.__dict__, "this_store": w.store_id == mine} for w in workers])
+        return 0
+    if not workers:
+        print("no worker is running")
+    for w in workers:
+        age = time.time() - w.started_at
+        whose = "this store" if w.store_id == mine else f"another store, id {w.store_id[:8]}"
+        print(f"worker for {w.device}: pid {w.pid}, up {age / 60:.1f} min, "
+              f"store {w.db_url} ({whose}), log {w.log_path}")
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    """Stop this store's workers (one device's with --device); never another store's."""
+    from worker import launcher
+
+    with open_store(args) as store:
+        store_id, label = store.store_id, store.display_url
+    live = launcher.all_live_workers()
+    mine = [w for w in live if w.store_id == store_id
+            and (args.device is None or w.device == args.device)]
+    if not mine:
+        where = f" on device {args.device}" if args.device else ""
+        others = sum(w.store_id != store_id for w in live)
+        left = f" ({others} worker(s) of other stores left running)" if others else ""
+        print(f"no worker is running for store {label}{where}{left}")
+        return 0
+    for w in mine:
+        if not launcher.stop_worker(store_id, w.device):
+            raise CliError(f"the worker for {w.device} (pid {w.pid}) did not stop within 30 s; "
+                           f"see its log {w.log_path}")
+        print(f"worker for {w.device} stopped (store {label})")
+    return 0
+
+
+def _ensure_worker(url: str, store_id: str, device: str) -> str:
+    """Start this store's worker unless it has one alive; the words saying what was done.
+    A worker of another store does not count: it never claims this store's runs."""
+    from worker import launcher
+
+    if launcher.any_live_worker(store_id) is not None:
+        return ""
+    pid = launcher.start_worker(url, store_id, device)
+    said = (f"; started a worker for this store (pid {pid}, "
+            f"log {launcher.log_path(store_id, device)})")
+    other = next((w for w in launcher.all_live_workers() if w.store_id != store_id), None)
+    if other is not None:
+        said += (f"; the worker already running (pid {other.pid}) serves another store, "
+                 f"{other.db_url}")
+    return said
+
+
 def run_queue(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if not args.no_worker:
+        check_device(args.worker_device)  # refused before anything is queued
     with open_store(args) as store:
         run_id = store.create_run(config, name=config.name, tags=args.tag)
-        url = store.url
-    started = ""
-    if not args.no_worker:
-        from worker import launcher
-
-        if launcher.any_live_worker() is None:
-            pid = launcher.start_worker(url, args.worker_device)
-            started = f"; started a worker (pid {pid}, log {launcher.log_path(args.worker_device)})"
+        url, store_id = store.url, store.store_id
+    started = "" if args.no_worker else _ensure_worker(url, store_id, args.worker_device)
     if args.json:
         print_json({"run_id": run_id, "status": "queued", "config": config.to_dict()})
     else:
@@ -131,14 +201,8 @@ def run_resume(args: argparse.Namespace) -> int:
         if checkpoint and not Path(checkpoint).exists():
             checkpoint = None  # deleted since: start over rather than fail in the worker
         store.requeue_for_resume(run_id, checkpoint)
-        url = store.url
+        url, store_id = store.url, store.store_id
     how = f"from {checkpoint}" if checkpoint else "from the start (no checkpoint)"
-    started = ""
-    if not args.no_worker:
-        from worker import launcher
-
-        if launcher.any_live_worker() is None:
-            pid = launcher.start_worker(url, "auto")
-            started = f"; started a worker (pid {pid})"
+    started = "" if args.no_worker else _ensure_worker(url, store_id, "auto")
     print(f"run {run_id} requeued to resume {how}{started}")
     return 0

@@ -16,6 +16,8 @@ from storage.errors import StoreError
 from storage.schema import StoreInfo
 from storage.session import StoreSession
 
+MARKER = ".cifar-tui-store"  # in a chosen artifact root: the id of the store it serves
+
 
 def default_artifact_root(store_id: str) -> Path:
     return app_home() / "stores" / store_id
@@ -53,19 +55,36 @@ class StoreIdentity(StoreSession):
             path = Path(root).expanduser().resolve()
             if not path.parent.is_dir():
                 raise StoreError(f"no such folder {path.parent}; create it or fix the path")
+            self._claim_folder(path)
             value = str(path)
         self._write(lambda s: s.execute(update(StoreInfo).values(artifact_root=value)))
         self._identity = None
         return self.artifact_root
+
+    def _claim_folder(self, path: Path) -> None:
+        """Mark ``path`` as this store's; refuse one another store marked (its run-1 and
+        ours would be one folder, and rm in one store would delete the other's files)."""
+        marker = path / MARKER
+        try:
+            found = marker.read_text().strip() if marker.is_file() else None
+            if found and found != self.store_id:
+                raise StoreError(f"{path} already holds the files of another store (id "
+                                 f"{found[:8]}); choose a folder of its own for this store")
+            path.mkdir(exist_ok=True)
+            marker.write_text(self.store_id + "\n")
+        except OSError as exc:
+            raise StoreError(f"cannot use {path} for this store's files: "
+                             f"{exc.strerror or exc}; fix its permissions or pick another "
+                             "folder") from None
 
     def run_dir(self, run_id: int) -> Path:
         """A run's own folder: its checkpoints (best.pt, last.pt), logs and reports."""
         return self.artifact_root / f"run-{run_id}"
 
     def owns_path(self, path: str | Path) -> bool:
-        """Whether ``path`` lies under this store's artifact root (rm deletes only those)."""
-        try:
-            Path(path).resolve().relative_to(self.artifact_root.resolve())
-        except ValueError:
-            return False
-        return True
+        """Whether ``path`` lies under this store's artifact root, or its default root (named
+        after its id, so no other store's) from before the root was moved. rm deletes only
+        those."""
+        roots = {self.artifact_root.resolve(), default_artifact_root(self.store_id).resolve()}
+        target = Path(path).resolve()
+        return any(target.is_relative_to(root) for root in roots)

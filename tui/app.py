@@ -141,16 +141,20 @@ def make_app(
 ) -> CifarTui:
     """Build the app for ``main()`` and the tests alike.
 
-    ``start_worker`` and ``worker_alive`` default to the real launcher; tests pass
-    recorders so no process is spawned. ``poll_interval=None`` turns live polling off.
+    ``start_worker`` and ``worker_alive`` default to the real launcher, for this store's
+    own worker (another store's never claims its runs); tests pass recorders so no
+    process is spawned. ``poll_interval=None`` turns live polling off.
     """
     store = store or RunStore(db_url)
     ctx = AppContext(
         store=store,
         clock=clock,
         poll_interval=poll_interval,
-        start_worker=start_worker or (lambda url: launcher.start_worker(url, "auto")),
-        worker_alive=worker_alive or (lambda: launcher.any_live_worker() is not None),
+        # The store id is read when first needed, in a job thread, not while building.
+        start_worker=start_worker or (
+            lambda url: launcher.start_worker(url, store.store_id, "auto")),
+        worker_alive=worker_alive or (
+            lambda: launcher.any_live_worker(store.store_id) is not None),
     )
     return CifarTui(ctx)
 

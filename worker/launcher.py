@@ -1,9 +1,10 @@
 """Find, start and stop the detached worker, and keep crash tracebacks beside its logs.
 No torch and no SQL: the TUI uses this.
 
-One worker per device is enforced with an exclusive ``flock`` on a lock file;
-the kernel drops the lock when the worker dies, even on kill -9, so a stale
-lock can never block a new worker.
+A worker serves one store on one device. That pair is enforced with an exclusive
+``flock`` on a lock file named after both; the kernel drops the lock when the worker
+dies, even on kill -9, so a stale lock can never block a new worker. Callers pass the
+store's id (``RunStore.store_id``): this module never opens a store.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class WorkerInfo:
     db_url: str
     started_at: float
     log_path: str
+    store_id: str = ""  # empty: a worker of an older cifar-tui, store unknown
 
 
 def workers_dir() -> Path:
@@ -40,20 +42,26 @@ def _slug(device: str) -> str:
     return device.replace(":", "-").replace("/", "-")
 
 
-def lock_path(device: str) -> Path:
-    return workers_dir() / f"worker-{_slug(device)}.lock"
+def _stem(store_id: str, device: str) -> str:
+    # Eight hex digits of the UUID tell a machine's stores apart and keep names short.
+    return f"worker-{store_id[:8]}-{_slug(device)}"
 
 
-def log_path(device: str) -> Path:
-    return workers_dir() / f"worker-{_slug(device)}.log"
+def lock_path(store_id: str, device: str) -> Path:
+    return workers_dir() / f"{_stem(store_id, device)}.lock"
 
 
-class DeviceLock:
-    """Held by the live worker of one device for its whole life."""
+def log_path(store_id: str, device: str) -> Path:
+    return workers_dir() / f"{_stem(store_id, device)}.log"
 
-    def __init__(self, device: str):
+
+class WorkerLock:
+    """Held by the live worker of one store and device for its whole life."""
+
+    def __init__(self, store_id: str, device: str):
+        self.store_id = store_id
         self.device = device
-        self.path = lock_path(device)
+        self.path = lock_path(store_id, device)
         self._fh = None
 
     def acquire(self, db_url: str) -> bool:
@@ -65,7 +73,8 @@ class DeviceLock:
             return False
         fh.seek(0)
         fh.truncate()
-        info = WorkerInfo(self.device, os.getpid(), db_url, time.time(), str(log_path(self.device)))
+        info = WorkerInfo(self.device, os.getpid(), db_url, time.time(),
+                          str(log_path(self.store_id, self.device)), self.store_id)
         fh.write(json.dumps(info.__dict__))
         fh.flush()
         self._fh = fh
@@ -77,26 +86,26 @@ class DeviceLock:
             self._fh = None
 
 
-def live_worker(device: str) -> WorkerInfo | None:
-    """The worker holding this device's lock, or None when none is alive."""
-    path = lock_path(device)
-    return _lock_holder(path, device) if path.exists() else None
+def live_worker(store_id: str, device: str) -> WorkerInfo | None:
+    """The worker serving this store on this device, or None when none is alive."""
+    path = lock_path(store_id, device)
+    return _lock_holder(path) if path.exists() else None
 
 
 def all_live_workers() -> list[WorkerInfo]:
-    holders = (_lock_holder(path, path.stem.removeprefix("worker-"))
-               for path in sorted(workers_dir().glob("worker-*.lock")))
+    """Every live worker on this machine, whatever store it serves (for --status)."""
+    holders = (_lock_holder(path) for path in sorted(workers_dir().glob("worker-*.lock")))
     return [info for info in holders if info is not None]
 
 
-def any_live_worker() -> WorkerInfo | None:
-    """The one answer to "is a worker alive?" for the CLI and the TUI: any live worker,
-    whatever its device, or None. Any worker claims queued runs, so one is enough;
-    a worker per store is a later change."""
-    return next(iter(all_live_workers()), None)
+def any_live_worker(store_id: str) -> WorkerInfo | None:
+    """The one answer to "is a worker alive for this store?" for the CLI and the TUI:
+    a live worker of this store on any device, or None. A worker of another store
+    never claims this store's runs, so it does not count."""
+    return next((w for w in all_live_workers() if w.store_id == store_id), None)
 
 
-def _lock_holder(path: Path, device: str) -> WorkerInfo | None:
+def _lock_holder(path: Path) -> WorkerInfo | None:
     """Who holds the lock file (as it recorded itself), or None when nobody does."""
     with open(path, "a+") as fh:
         try:
@@ -105,8 +114,9 @@ def _lock_holder(path: Path, device: str) -> WorkerInfo | None:
             fh.seek(0)
             try:
                 return WorkerInfo(**json.loads(fh.read() or "{}"))
-            except (ValueError, TypeError):
-                return WorkerInfo(device, -1, "", 0.0, str(log_path(device)))
+            except (ValueError, TypeError):  # still being written, or an unknown layout
+                device = path.stem.removeprefix("worker-")
+                return WorkerInfo(device, -1, "", 0.0, str(path.with_suffix(".log")))
         fcntl.flock(fh, fcntl.LOCK_UN)
     return None
 
@@ -126,13 +136,14 @@ def save_traceback(exc: BaseException, where: str) -> Path | None:
     return path
 
 
-def start_worker(db_url: str, device: str = "auto", extra_args: list[str] | None = None) -> int:
-    """Start a detached worker (own session, output to a log file) unless one is alive;
-    return its pid."""
-    alive = live_worker(device)
+def start_worker(db_url: str, store_id: str, device: str = "auto",
+                 extra_args: list[str] | None = None) -> int:
+    """Start a detached worker for this store (own session, output to a log file) unless
+    one is alive on this device; return its pid."""
+    alive = live_worker(store_id, device)
     if alive is not None:
         return alive.pid
-    log = open(log_path(device), "ab")
+    log = open(log_path(store_id, device), "ab")
     # The URL travels in the environment, not argv: `ps` would show a database password.
     cmd = [sys.executable, "-m", "cifar_tui", "worker", "--device", device, *(extra_args or [])]
     proc = subprocess.Popen(
@@ -144,19 +155,20 @@ def start_worker(db_url: str, device: str = "auto", extra_args: list[str] | None
     return proc.pid
 
 
-def wait_for_worker(device: str, timeout: float = 20.0) -> WorkerInfo | None:
+def wait_for_worker(store_id: str, device: str, timeout: float = 20.0) -> WorkerInfo | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        info = live_worker(device)
+        info = live_worker(store_id, device)
         if info is not None:
             return info
         time.sleep(0.1)
     return None
 
 
-def stop_worker(device: str, timeout: float = 30.0) -> bool:
-    """Ask the device's worker to stop (SIGTERM) and wait; True when it is gone."""
-    info = live_worker(device)
+def stop_worker(store_id: str, device: str, timeout: float = 30.0) -> bool:
+    """Ask this store's worker on ``device`` to stop (SIGTERM) and wait; True when it is
+    gone. Other stores' workers are never touched."""
+    info = live_worker(store_id, device)
     if info is None or info.pid <= 0:
         return info is None
     try:
@@ -165,7 +177,7 @@ def stop_worker(device: str, timeout: float = 30.0) -> bool:
         return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if live_worker(device) is None:
+        if live_worker(store_id, device) is None:
             return True
         time.sleep(0.1)
     return False

@@ -22,8 +22,7 @@ from typing import Any
 
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
-from engine.paths import run_checkpoint_dir
-from worker.launcher import DeviceLock
+from worker.launcher import WorkerLock
 
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 30.0  # a run on another host whose heartbeat is older is interrupted
@@ -32,7 +31,8 @@ TERMINATE_GRACE_SECONDS = 2.0
 
 
 def child_main(config_dict: dict[str, Any], events, stop_flag, checkpoint_dir: str,
-               resume_from: str | None) -> None:
+               resume_from: str | None, owner: str | None = None,
+               log_file: str | None = None) -> None:
     """Entry of the spawned training process: the only place the worker touches torch.
 
     ``events`` is a SimpleQueue: put() writes to the pipe in the calling thread.
@@ -41,11 +41,13 @@ def child_main(config_dict: dict[str, Any], events, stop_flag, checkpoint_dir: s
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when training stops
     _exit_with_parent()
+    if log_file:
+        _output_to(log_file)
     try:
         from engine.train import train
 
         train(RunConfig.from_dict(config_dict), events.put, checkpoint_dir=checkpoint_dir,
-              should_stop=stop_flag.is_set, resume_from=resume_from)
+              should_stop=stop_flag.is_set, resume_from=resume_from, owner=owner)
     except BaseException as exc:  # import errors and the like: train() itself never raises
         events.put(RunFailed(reason=f"{type(exc).__name__}: {exc}",
                              traceback=traceback.format_exc()))
@@ -54,6 +56,18 @@ def child_main(config_dict: dict[str, Any], events, stop_flag, checkpoint_dir: s
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _output_to(log_file: str) -> None:
+    """Send this process's stdout and stderr (warnings, a crash's last words) to the run's
+    own train.log rather than the worker log shared by every run."""
+    try:
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        return  # the worker log still gets it
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _exit_with_parent() -> None:
@@ -96,15 +110,16 @@ class Worker:
         self.store = store or RunStore(options.db_url)
         self.host = socket.gethostname()
         self.worker_id = f"{self.host}:{os.getpid()}:{options.device}"
-        self.lock = DeviceLock(options.device)
+        self.store_id = self.store.store_id
+        self.lock = WorkerLock(self.store_id, options.device)  # one worker per store and device
         self.stopping = False
         self.ctx = mp.get_context("spawn")
 
     # -- lifecycle ---------------------------------------------------------
     def run(self) -> int:
         if not self.lock.acquire(self.store.display_url):
-            print(f"a worker for device {self.options.device} is already running; "
-                  f"`cifar-tui worker --status` shows it", flush=True)
+            print(f"a worker for this store on device {self.options.device} is already "
+                  f"running; `cifar-tui worker --status` shows it", flush=True)
             return 3
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
@@ -156,15 +171,26 @@ class Worker:
         config = dict(claimed.config)
         if self.options.device != "auto":
             config["device"] = self.options.device  # the worker's device is where it trains
-        ckpt_dir = run_checkpoint_dir(run_id)
+        run_dir = self.store.run_dir(run_id)  # this store's files only: never another's
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = (f"cannot create the run folder {run_dir}: {exc.strerror or exc}; "
+                      "fix its permissions or `cifar-tui store --artifact-root PATH`")
+            self.store.fail_run(run_id, reason)
+            self._log(f"run {run_id}: failed: {reason}")
+            return
+        owner = f"{self.store_id}/run-{run_id}"
+        log_file = run_dir / "train.log"
         events = self.ctx.SimpleQueue()
         stop_flag = self.ctx.Event()
         child = self.ctx.Process(
             target=child_main, name=f"cifar-tui-run-{run_id}", daemon=True,
-            args=(config, events, stop_flag, str(ckpt_dir), claimed.resume_checkpoint),
+            args=(config, events, stop_flag, str(run_dir), claimed.resume_checkpoint, owner,
+                  str(log_file)),
         )
         child.start()
-        self._log(f"run {run_id}: training in pid {child.pid}")
+        self._log(f"run {run_id}: training in pid {child.pid} (output in {log_file})")
         RunSupervision(self, run_id, child, events, stop_flag).follow()
 
 

@@ -118,7 +118,8 @@ def test_a_worker_refuses_to_start_twice_on_one_device(tmp_path: Path, procs) ->
     procs.append(first)
     from worker import launcher
 
-    wait_for(lambda: launcher.live_worker("cpu"), what="the first worker")
+    store_id = RunStore().store_id
+    wait_for(lambda: launcher.live_worker(store_id, "cpu"), what="the first worker")
     second = cli("worker", "--device", "cpu", check=False, timeout=60)
     assert second.returncode == 3
     assert "already running" in second.stdout

@@ -107,11 +107,12 @@ def test_worker_started_by_queue_outlives_the_launching_process(tmp_path: Path) 
     out = cli("queue", *TINY, "--epochs", "1").stdout
     assert "started a worker" in out
     run_id = int(out.split("queued run ")[1].split(";")[0])
-    info = wait_for(lambda: launcher.live_worker("auto"), what="the detached worker")
+    store = RunStore()
+    info = wait_for(lambda: launcher.live_worker(store.store_id, "auto"),
+                    what="the detached worker")
     cmdline = Path(f"/proc/{info.pid}/cmdline").read_bytes()
     # The store URL (maybe with a password) travels in the environment, not on the command line.
     assert b"--db" not in cmdline
-    store = RunStore()
     try:
         wait_for(lambda: store.get_run(run_id).status == "completed", timeout=120,
                  what="the run to complete")
@@ -119,4 +120,4 @@ def test_worker_started_by_queue_outlives_the_launching_process(tmp_path: Path) 
         assert f"pid {info.pid}" in status
     finally:
         cli("worker", "--stop", "--device", "auto")
-    assert launcher.live_worker("auto") is None
+    assert launcher.live_worker(store.store_id, "auto") is None

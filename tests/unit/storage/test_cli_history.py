@@ -129,8 +129,8 @@ def test_rm_deletes_the_runs_checkpoints_unless_asked_to_keep_them(
     folders = []
     with RunStore(db) as store:
         for run_id in (1, 2):
-            folder = tmp_path / f"run-{run_id}"
-            folder.mkdir()
+            folder = store.run_dir(run_id)  # this store's own folder: rm may delete it
+            folder.mkdir(parents=True)
             for kind in ("best", "last"):
                 (folder / f"{kind}.pt").write_bytes(b"x" * 1000)
                 store.set_checkpoint(run_id, kind, str(folder / f"{kind}.pt"))
