@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.arg_types import MAX_PAGE, int_between
 from cli.common import CliError, db_parent, open_store, print_json
 from engine import formatting as fmt
 
@@ -32,8 +33,10 @@ def register(sub: Any) -> None:
     p.add_argument("--sort", default="created_at", metavar="COL",
                    help="column to sort by (default created_at)")
     p.add_argument("--asc", action="store_true", help="ascending (default: descending)")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50)")
-    p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N runs")
+    page = int_between(0, MAX_PAGE)  # a huge N is a usage error, not a driver overflow
+    p.add_argument("--limit", type=page, default=50, metavar="N",
+                   help="at most N runs (default 50)")
+    p.add_argument("--offset", type=page, default=0, metavar="N", help="skip the first N runs")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_runs)
 

@@ -32,6 +32,7 @@ from storage.guard import FIX_DB, store_errors
 ENV_VAR = "CIFAR_TUI_DB"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10  # a PostgreSQL server that never answers: refused after this
 LOCK_RETRIES = 8  # attempts at a write that SQLite still reports locked after busy_timeout
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Execution option that makes a transaction take SQLite's write lock up front
@@ -62,6 +63,16 @@ def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
     if "://" in chosen:
         return chosen
     return "sqlite:///" + str(Path(chosen).expanduser().resolve())
+
+
+def driver_url(url: str) -> str:
+    """A plain ``postgresql://`` URL uses psycopg 3, SQLAlchemy 2.1's default and the one
+    driver cifar-tui installs (``cifar-tui[postgres]``); SQLAlchemy 2.0 would pick psycopg2.
+    An explicit ``postgresql+driver://`` stands."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        return "postgresql+psycopg://" + rest
+    return url
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -105,6 +116,9 @@ def check_sqlite_file(path: Path, create_folder: bool) -> None:
     if path.exists():
         if not path.is_file():
             raise NotAStore(f"{path} is not a cifar-tui store (not a regular file); {FIX_DB}")
+        if not path.stat().st_mode & 0o444:  # mode 000: root could still read it, but should not
+            raise StoreUnavailable(f"the store {path} is not readable (mode 000); "
+                                   "chmod u+rw it or pass another --db")
         with open(path, "rb") as fh:
             head = fh.read(len(SQLITE_HEADER))
         if head and head != SQLITE_HEADER:  # an empty file is a new database
@@ -123,7 +137,7 @@ def check_sqlite_file(path: Path, create_folder: bool) -> None:
     if not folder.is_dir():
         raise StoreUnavailable(f"{folder} is not a folder, so {path.name} cannot be created "
                                "in it; fix the path")
-    if not os.access(folder, os.W_OK):
+    if not os.access(folder, os.W_OK) or not folder.stat().st_mode & 0o222:
         raise StoreReadOnly(f"cannot create the store {path}: the folder {folder} is "
                             "read-only; pass another --db")
 
@@ -133,9 +147,12 @@ def make_engine(
 ) -> Engine:
     """The engine for ``url``; ``create_folder`` makes a missing SQLite folder (only for
     the default or $CIFAR_TUI_DB location, never for a path typed by the user)."""
-    parsed = make_url(url)
+    parsed = make_url(driver_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # libpq waits forever on a silent host by default; a store should answer in seconds
+        wait = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+        connect_args = wait if parsed.get_driver_name() in ("psycopg", "psycopg2") else {}
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     path = sqlite_path(url)
     kwargs: dict[str, Any] = {}
     if path is None:  # in-memory: one shared connection, or each would see its own database

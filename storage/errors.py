@@ -38,6 +38,10 @@ class StoreReadOnly(StoreUnavailable):
     """The store (or its folder) cannot be written, and every command may write."""
 
 
+class StoreDiskFull(StoreError):
+    """The disk under the store is full: nothing can be written until space is freed."""
+
+
 class StoreBusy(StoreError):
     """Another process held the store's write lock through every retry."""
 

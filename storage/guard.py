@@ -8,14 +8,18 @@ error) and mlflow's ``make_managed_session``; callers only ever see ``StoreError
 from __future__ import annotations
 
 import contextlib
+import errno
+import shutil
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from storage.errors import (
     NotAStore,
     StoreBusy,
+    StoreDiskFull,
     StoreError,
     StoreInternalError,
     StoreReadOnly,
@@ -23,11 +27,13 @@ from storage.errors import (
 )
 
 # Driver module -> the pip package that provides it, for "pip install ..." advice.
+# psycopg (3) is the driver cifar-tui's own `postgres` extra installs.
 DRIVER_PACKAGES = {
-    "psycopg": "'psycopg[binary]'", "psycopg2": "psycopg2-binary", "pg8000": "pg8000",
+    "psycopg": "'cifar-tui[postgres]'", "psycopg2": "psycopg2-binary", "pg8000": "pg8000",
     "asyncpg": "asyncpg", "MySQLdb": "mysqlclient", "pymysql": "PyMySQL",
     "mysql": "mysql-connector-python", "oracledb": "oracledb", "pyodbc": "pyodbc",
 }
+FULL_BELOW_BYTES = 256 * 1024  # less free space than this beside a store counts as full
 FIX_DB = "pass --db pointing at a store file or a new path"
 
 
@@ -59,6 +65,9 @@ def as_store_error(exc: BaseException, label: str) -> StoreError:
                                 "pass a SQLite file path or a SQLAlchemy URL")
     reason = reason_of(exc)
     low = reason.lower()
+    if is_disk_full(exc, low) or ("i/o error" in low and no_space_beside(label)):
+        return StoreDiskFull(f"disk full: the store {label} could not be written ({reason}); "
+                             "free space on its disk, or pass --db on another disk")
     if "locked" in low or "busy" in low:
         return StoreBusy(f"the store {label} is busy (locked by another process: {reason}); "
                          "try again when that process is done")
@@ -73,11 +82,31 @@ def as_store_error(exc: BaseException, label: str) -> StoreError:
     if "unable to open" in low:
         return StoreUnavailable(f"cannot open the store {label} ({reason}); "
                                 "check the path and its permissions")
-    if (isinstance(exc, DBAPIError) and exc.connection_invalidated) or "connect" in low:
+    unreachable = ("connect", "resolve host", "timeout expired")  # refused, no DNS, silent
+    if (isinstance(exc, DBAPIError) and exc.connection_invalidated) or any(
+            word in low for word in unreachable):
         return StoreUnavailable(f"cannot reach the store {label} ({reason}); check that the "
                                 "database server is running and the --db URL is right")
     return StoreInternalError(f"the store {label} failed ({type(exc).__name__}: {reason}); "
                               "try again, and report it if it persists")
+
+
+def is_disk_full(exc: BaseException, low_reason: str) -> bool:
+    """SQLite's SQLITE_FULL, PostgreSQL's "No space left on device", or ENOSPC itself."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "disk is full" in low_reason or "no space left" in low_reason
+
+
+def no_space_beside(label: str) -> bool:
+    """Whether a SQLite store's folder is (nearly) full: SQLite reports a -shm or -wal file
+    it could not create on a full disk as a plain "disk I/O error"."""
+    if "://" in label:
+        return False
+    try:
+        return shutil.disk_usage(Path(label).parent).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

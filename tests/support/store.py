@@ -8,7 +8,7 @@ from engine.config import RunConfig, config_from_preset
 from engine.events import EpochMetrics, RunFinished
 from storage import RunStore
 
-# Set (e.g. postgresql+psycopg2://ct:ct@127.0.0.1/cifartui_test) to run the store tests on
+# Set (e.g. postgresql+psycopg://ct:ct@127.0.0.1/cifartui_test) to run the store tests on
 # PostgreSQL as well; `.ci/run` starts one when it can.
 PG_URL = os.environ.get("CIFAR_TUI_TEST_PG_URL")
 

@@ -1,6 +1,6 @@
 """Real databases, no mocks: a SQLite file in tmp_path, and PostgreSQL too when one is offered.
 
-Set CIFAR_TUI_TEST_PG_URL (for example postgresql+psycopg2://ct:ct@127.0.0.1/cifartui_test)
+Set CIFAR_TUI_TEST_PG_URL (for example postgresql+psycopg://ct:ct@127.0.0.1/cifartui_test)
 and every test that takes the ``store`` fixture runs against both backends. `.ci/run`
 starts a local PostgreSQL when it can; without one those cases are skipped, not faked.
 Shared by the storage and the worker tests.

@@ -19,6 +19,7 @@ from support.store import cfg
 
 from cli.main import main
 from storage import NotAStore, RunNotFound, RunStore, StoreBusy, StoreReadOnly, StoreUnavailable
+from storage.db import driver_url
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -54,6 +55,7 @@ BAD_DBS: dict[str, tuple[Callable[[Path], str], str]] = {
     "text file": (text_file, "is not a cifar-tui store (file is not a database); pass --db"),
     "binary file": (binary_file, "is not a cifar-tui store (file is not a database)"),
     "dev null": (lambda _: os.devnull, "/dev/null is not a cifar-tui store (not a regular file)"),
+    "proc file": (lambda _: "/proc/version", "/proc/version is not a cifar-tui store"),
     "folder": (lambda tmp: str(tmp), "is a folder, not a database file"),
     "unknown scheme": (lambda _: "foo://somewhere/runs", "unknown database scheme 'foo'"),
     "other tables": (foreign_sqlite, "is not a cifar-tui run store (it has other tables)"),
@@ -83,14 +85,53 @@ def test_dev_null_is_refused_before_sqlite_writes_a_journal_beside_it(capsys) ->
     assert {p for p in journals if p.exists()} == before
 
 
-@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None,
-                    reason="psycopg is installed, so postgresql:// has its driver")
-def test_a_missing_driver_names_the_package_to_install(capsys) -> None:
+def test_a_missing_driver_names_the_extra_to_install(capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what an install without it sees
     line = one_line_error(capsys, "--db", "postgresql://someone@localhost/runs", "runs")
     assert "driver" in line and "not installed" in line
-    assert "pip install 'psycopg[binary]'" in line
+    assert "pip install 'cifar-tui[postgres]'" in line
     with pytest.raises(StoreUnavailable):
         RunStore("postgresql://someone@localhost/runs")
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
+    assert driver_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert driver_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert driver_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert driver_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is None, reason="psycopg not installed")
+@pytest.mark.parametrize("url", ["postgresql://ct:s3cret@127.0.0.1:1/runs",
+                                 "postgresql://ct:s3cret@no-such-host.invalid/runs"])
+def test_an_unreachable_server_is_one_line_with_the_password_masked(url: str, capsys) -> None:
+    for command in (["runs"], ["queue", "--dataset", "synthetic", "--no-worker"]):
+        line = one_line_error(capsys, *command, "--db", url)
+        assert "cannot reach the store postgresql://ct:***@" in line
+        assert "s3cret" not in line and "database server is running" in line
+
+
+def test_a_mode_000_store_is_refused_as_unreadable(db_path: Path, capsys) -> None:
+    RunStore(str(db_path)).close()
+    db_path.chmod(0)
+    try:
+        line = one_line_error(capsys, "--db", str(db_path), "runs")
+    finally:
+        db_path.chmod(0o644)
+    assert "is not readable (mode 000); chmod u+rw" in line
+
+
+def test_a_read_only_folder_is_refused_and_nothing_is_created(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        line = one_line_error(capsys, "queue", "--dataset", "synthetic", "--no-worker",
+                              "--db", str(folder / "runs.db"))
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+    assert f"the folder {folder} is read-only; pass another --db" in line
 
 
 def test_a_read_only_store_is_refused_with_the_fix(db_path: Path, capsys) -> None:
@@ -135,12 +176,25 @@ def test_a_write_to_a_locked_store_raises_store_busy_after_its_retries(db_path: 
 @pytest.mark.parametrize("ref", ["99999999999999999999999", "#4294967296", "9" * 5000])
 def test_a_huge_run_id_is_no_run_not_an_overflow(ref: str, db_path: Path, capsys) -> None:
     RunStore(str(db_path)).close()
-    for command in ("show", "cancel", "resume"):
-        line = one_line_error(capsys, command, ref, "--db", str(db_path))
-        assert "no run with id" in line
+    for command in (["show"], ["cancel"], ["resume"], ["rm", "-y"], ["note"], ["tag"],
+                    ["compare", "1"], ["export"]):
+        extra = ["x"] if command[0] in ("note", "tag") else []
+        line = one_line_error(capsys, command[0], ref, *command[1:], *extra, "--db", str(db_path))
+        assert "no run with id" in line, command
     with RunStore(str(db_path)) as store:
         with pytest.raises(RunNotFound):
             store.get_run(10**30)
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "-1", "1000001", "9" * 5000])
+@pytest.mark.parametrize("flag", ["--limit", "--offset"])
+def test_a_huge_page_size_is_a_usage_error(flag: str, value: str, db_path: Path,
+                                           capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["runs", flag, value, "--db", str(db_path)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"argument {flag}: expected a whole number" in err
 
 
 def test_searching_for_a_huge_id_matches_nothing(db_path: Path, capsys) -> None:
