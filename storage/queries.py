@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from storage.errors import BadFilter, RunNotFound
 from storage.records import (
     SORTABLE,
+    AttemptRow,
     Comparison,
     EpochRow,
     RunDetail,
@@ -23,7 +24,7 @@ from storage.records import (
     RunSummary,
     StepRow,
 )
-from storage.schema import MAX_RUN_ID, STATUSES, EpochMetric, Run, StepMetric, Tag
+from storage.schema import MAX_RUN_ID, STATUSES, EpochMetric, Run, RunAttempt, StepMetric, Tag
 
 SUMMARY_COLUMNS = [getattr(Run, name) for name in SORTABLE]
 EPOCH_COLUMNS = [
@@ -122,10 +123,26 @@ def details(s: Session, run_ids: Sequence[int]) -> list[RunDetail]:
             raise RunNotFound(run_id)
     tags = tags_for(s, run_ids)
     epochs = epochs_of(s, run_ids)
-    return [_detail(runs[i], tags.get(i, ()), epochs[i]) for i in run_ids]
+    attempts = attempts_of(s, run_ids)
+    return [_detail(runs[i], tags.get(i, ()), epochs[i], attempts[i]) for i in run_ids]
 
 
-def _detail(run: Run, tags: tuple[str, ...], epochs: list[EpochRow]) -> RunDetail:
+def attempts_of(s: Session, run_ids: Sequence[int]) -> dict[int, list[AttemptRow]]:
+    rows = s.execute(
+        select(RunAttempt.run_id, RunAttempt.attempt, RunAttempt.worker_id, RunAttempt.host,
+               RunAttempt.device, RunAttempt.started_at, RunAttempt.ended_at,
+               RunAttempt.outcome, RunAttempt.reason)
+        .where(RunAttempt.run_id.in_(list(run_ids)))
+        .order_by(RunAttempt.run_id, RunAttempt.attempt)
+    )
+    out: dict[int, list[AttemptRow]] = {i: [] for i in run_ids}
+    for run_id, *values in rows:
+        out[run_id].append(AttemptRow(*values))
+    return out
+
+
+def _detail(run: Run, tags: tuple[str, ...], epochs: list[EpochRow],
+            attempts: list[AttemptRow]) -> RunDetail:
     summary = {name: getattr(run, name) for name in SORTABLE}
     checkpoints = {
         kind: path
@@ -141,6 +158,7 @@ def _detail(run: Run, tags: tuple[str, ...], epochs: list[EpochRow]) -> RunDetai
         host=run.host, torch_version=run.torch_version, git_commit=run.git_commit,
         worker_id=run.worker_id, num_params=run.num_params, steps_per_epoch=run.steps_per_epoch,
         weight_decay=run.weight_decay, grad_clip=run.grad_clip, epoch_rows=epochs,
+        max_retries=run.max_retries, attempt=run.attempt, attempts=attempts,
     )
 
 

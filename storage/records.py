@@ -22,6 +22,34 @@ class ClaimedRun:
 
 
 @dataclass(frozen=True)
+class Interruption:
+    """What became of a run that stopped without ending (its holder gone or stopped)."""
+
+    run_id: int
+    status: str  # "queued" (requeued automatically), "interrupted" or "cancelled"
+    reason: str  # one line: what happened and what comes next (or the fix)
+    attempt: int  # the attempt that ended
+
+    @property
+    def message(self) -> str:
+        return f"run {self.run_id} interrupted: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    """One try at a run: who trained it, where, and how it ended."""
+
+    attempt: int
+    worker_id: str | None
+    host: str | None
+    device: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None  # None while it runs
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class RunFilter:
     """Every given field must match; ``text`` looks in name, notes, model and id."""
 
@@ -114,6 +142,9 @@ class RunDetail(RunSummary):
     grad_clip: float | None = None
     # Not ``epochs``: that name is the configured epoch count, inherited from RunSummary.
     epoch_rows: list[EpochRow] = field(default_factory=list)
+    max_retries: int = 0  # automatic requeues allowed after an interruption
+    attempt: int = 1  # the current (or last) attempt's number
+    attempts: list[AttemptRow] = field(default_factory=list)  # oldest first
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """RunStore: the one repository API over the run history. Callers never write SQL.
 
 The session scope (and its error boundary) is in storage/session.py; reading and
-annotating runs in storage/browse.py; here is the queue and each run's lifecycle.
+annotating runs in storage/browse.py; leases, attempts and automatic retry in
+storage/leases.py; here is the queue and each run's lifecycle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from engine.config import RunConfig
 from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
-from storage.browse import RunBrowser
-from storage.errors import RunNotFound
-from storage.records import ClaimedRun
-from storage.schema import EpochMetric, Run, StepMetric, Tag
+from storage.errors import InvalidRunState, RunNotFound
+from storage.leases import MAX_RETRIES, RunLeases, owner_of
+from storage.leases import one_line as _one_line
+from storage.records import ClaimedRun, Interruption
+from storage.schema import EpochMetric, Run, RunAttempt, StepMetric, Tag
 
 STEP_FIELDS = ("epoch", "loss", "lr")
 EPOCH_FIELDS = (
@@ -27,12 +28,7 @@ EPOCH_FIELDS = (
 )
 
 
-def _one_line(text: str, limit: int = 500) -> str:
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-class RunStore(RunBrowser):
+class RunStore(RunLeases):
     """The one repository API: open it with a URL or path (see ``StoreSession``), then
     queue, claim, record and browse runs. Every failure is a ``StoreError``."""
 
@@ -50,12 +46,15 @@ class RunStore(RunBrowser):
 
     def create_run(
         self, config: RunConfig, *, name: str | None = None, tags: Sequence[str] = (),
-        claimed_by: str | None = None,
+        claimed_by: str | None = None, max_retries: int = 0,
     ) -> int:
         """Enqueue a run (status queued); the name defaults to e.g. ``resnet9-0042``.
         With ``claimed_by`` (a foreground run) it starts as running, owned by that
-        worker id, in the same transaction, so no worker can claim it first."""
+        worker id, in the same transaction, so no worker can claim it first.
+        ``max_retries``: automatic requeues after an interruption (0 to 100)."""
         config.validate()
+        if not 0 <= max_retries <= MAX_RETRIES:
+            raise InvalidRunState(f"retries must be from 0 to {MAX_RETRIES}, got {max_retries}")
         values = {k: getattr(config, k) for k in (
             "model", "dataset", "epochs", "batch_size", "max_lr", "weight_decay", "grad_clip",
             "optimizer", "width_mult")}
@@ -64,7 +63,8 @@ class RunStore(RunBrowser):
         def work(s: Session) -> int:
             now = self._clock()
             run = Run(name=chosen or "?", status="queued", config=config.to_dict(),
-                      created_at=now, queued_at=now, **values)
+                      created_at=now, queued_at=now, max_retries=max_retries, attempt=1,
+                      **values)
             if claimed_by:
                 run.status, run.worker_id = "running", claimed_by
                 run.started_at = run.heartbeat_at = now
@@ -74,6 +74,9 @@ class RunStore(RunBrowser):
                 run.name = f"{config.model}-{run.id:04d}"
             for tag in dict.fromkeys(t.strip() for t in tags if t.strip()):
                 s.add(Tag(run_id=run.id, tag=tag))
+            if claimed_by:
+                s.flush()
+                self._open_attempt(s, run.id, claimed_by, owner_of(claimed_by)[0], None)
             return run.id
 
         return self._write(work)
@@ -106,6 +109,7 @@ class RunStore(RunBrowser):
                     .execution_options(synchronize_session=False)
                 )
                 if result.rowcount == 1:
+                    self._open_attempt(s, row.id, worker_id, host, device)
                     return ClaimedRun(row.id, row.name, dict(row.config), row.resume_checkpoint)
             return None
 
@@ -142,6 +146,10 @@ class RunStore(RunBrowser):
         def work(s: Session) -> None:
             self._status(s, run_id)
             self._set(s, run_id, **values)
+            s.execute(update(RunAttempt).where(  # where this attempt really trains
+                RunAttempt.run_id == run_id, RunAttempt.ended_at.is_(None),
+            ).values(device=started.device, host=started.host)
+                .execution_options(synchronize_session=False))
 
         self._write(work)
 
@@ -193,12 +201,6 @@ class RunStore(RunBrowser):
         self._write(lambda s: (self._status(s, run_id),
                                self._set(s, run_id, **{f"checkpoint_{kind}": path})))
 
-    def _end(self, s: Session, run_id: int, status: str, **values: Any) -> None:
-        started = s.execute(select(Run.started_at).where(Run.id == run_id)).scalar_one()
-        now = self._clock()
-        duration = (now - started).total_seconds() if started is not None else None
-        self._set(s, run_id, status=status, finished_at=now, duration_s=duration, **values)
-
     def finish_run(self, run_id: int, result: RunFinished) -> None:
         """Running (or interrupted, reporting late) -> completed, with the results."""
         values: dict[str, Any] = dict(
@@ -228,12 +230,16 @@ class RunStore(RunBrowser):
         self._write(work)
 
     def request_cancel(self, run_id: int) -> str:
-        """Queued: cancelled now ("cancelled"). Running: flag for the worker ("cancelling")."""
+        """Queued, interrupted, or running with its process gone: cancelled now
+        ("cancelled"). Running: flag for its worker ("cancelling")."""
 
         def work(s: Session) -> str:
-            status = self._require(s, run_id, ("queued", "running"), "cancelled")
+            status = self._require(s, run_id, ("queued", "running", "interrupted"), "cancelled")
             if status == "queued":
                 self._set(s, run_id, status="cancelled", finished_at=self._clock())
+                return "cancelled"
+            if status == "interrupted" or self._holder_lost(s, run_id):
+                self._end(s, run_id, "cancelled", cancel_requested=False)
                 return "cancelled"
             self._set(s, run_id, cancel_requested=True)
             return "cancelling"
@@ -255,42 +261,11 @@ class RunStore(RunBrowser):
 
         self._write(work)
 
-    def mark_interrupted(self, run_id: int, reason: str) -> None:
-        def work(s: Session) -> None:
-            self._require(s, run_id, ("running",), "interrupted")
-            self._end(s, run_id, "interrupted", error=_one_line(reason) or "interrupted")
-
-        self._write(work)
-
-    def interrupt_stale_runs(
-        self, stale_after_s: float, exclude_worker: str | None = None
-    ) -> list[int]:
-        """Mark interrupted every running run whose worker's heartbeat is older than
-        ``stale_after_s`` (its worker died); returns their ids."""
-
-        def work(s: Session) -> list[int]:
-            now = self._clock()
-            cutoff = now - timedelta(seconds=stale_after_s)
-            seen = func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
-            stmt = select(Run.id, Run.worker_id, seen.label("seen")).where(
-                Run.status == "running", seen < cutoff)
-            if exclude_worker is not None:
-                stmt = stmt.where((Run.worker_id != exclude_worker) | Run.worker_id.is_(None))
-            stale = s.execute(stmt).all()
-            for run_id, worker, last in stale:
-                age = (now - last).total_seconds() if isinstance(last, datetime) else stale_after_s
-                self._end(s, run_id, "interrupted", error=(
-                    f"worker {worker or '?'} stopped sending heartbeats ({age:.0f} s ago)"))
-            return [r.id for r in stale]
-
-        return self._write(work)
-
-    def running_runs(self) -> list[tuple[int, str | None]]:
-        """(run id, worker id) of every running run, for a worker's orphan check."""
-        with self._read() as s:
-            rows = s.execute(select(Run.id, Run.worker_id).where(Run.status == "running")
-                             .order_by(Run.id))
-            return [(r.id, r.worker_id) for r in rows]
+    def mark_interrupted(self, run_id: int, what: str) -> Interruption:
+        """A running run stopped without ending (``what`` says why): requeued while it
+        has retries left, else interrupted with the fix; see ``RunLeases._interrupt``."""
+        return self._write(lambda s: (self._require(s, run_id, ("running",), "interrupted"),
+                                      self._interrupt(s, run_id, what))[1])
 
     def requeue_for_resume(self, run_id: int, checkpoint: str | None) -> None:
         """Interrupted, failed or cancelled -> queued again, keeping its metrics so far."""

@@ -154,20 +154,6 @@ def test_cancel_keeps_metrics_so_far(store: RunStore) -> None:
     assert len(store.get_steps(run_id)) == 10 and len(store.get_run(run_id).epoch_rows) == 1
 
 
-def test_stale_running_runs_are_interrupted_but_not_the_callers_own(
-        store: RunStore, clock: FixedTime) -> None:
-    mine, theirs = store.create_run(cfg()), store.create_run(cfg())
-    store.claim_next_run("me")
-    store.claim_next_run("dead")
-    clock.advance(45)
-    assert store.interrupt_stale_runs(60.0) == []  # not silent for long enough yet
-    assert store.interrupt_stale_runs(30.0, exclude_worker="me") == [theirs]
-    run = store.get_run(theirs)
-    assert run.status == "interrupted" and "dead" in run.error and "(45 s ago)" in run.error
-    assert store.get_run(mine).status == "running"
-    assert store.running_runs() == [(mine, "me")]
-
-
 def test_requeue_for_resume_keeps_history_and_sets_checkpoint(
         store: RunStore, clock: FixedTime) -> None:
     run_id = store.create_run(cfg())
