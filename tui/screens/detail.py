@@ -13,8 +13,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Static
+from textual.worker import get_current_worker
 
+from storage.errors import EditConflict, RunNotFound
 from storage.records import RunDetail
 from tui import format as fmt
 from tui.context import context_of
@@ -81,12 +84,25 @@ class RunDetailScreen(Screen[None]):
 
     @dataclass
     class Loaded(Message):
+        """The run as read from the store. ``saved`` names the fields a save just wrote
+        (their inputs take the stored value whatever was typed); ``tickets`` are the
+        per-field save counts when the read began, so an older read never undoes a save."""
+
         run: RunDetail
+        tickets: dict[str, int]
+        saved: tuple[str, ...] = ()
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
         self.run_id = run_id
         self.run: RunDetail | None = None
+        # What each input was last filled with from the store: the base an edit is diffed
+        # against (tags) or whose version it sends (notes).
+        self.shown: dict[str, str] = {"notes": "", "tags": ""}
+        self.shown_tags: tuple[str, ...] = ()
+        self.notes_version = 0
+        self.saves_done: dict[str, int] = {"notes": 0, "tags": 0}
+        self.timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(f"Run #{self.run_id}", id="detail-title")
@@ -117,10 +133,31 @@ class RunDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#detail").focus()
         self.load()
+        interval = context_of(self).poll_interval
+        if interval:  # notes, tags and results may change in another window or process
+            self.timer = self.set_interval(interval, self.load)
+
+    def load(self) -> None:
+        self._load(dict(self.saves_done))
 
     @job("detail-load")
-    def load(self) -> None:
-        self.post_message(self.Loaded(context_of(self).store.get_run(self.run_id)))
+    def _load(self, tickets: dict[str, int]) -> None:
+        try:
+            run = context_of(self).store.get_run(self.run_id)
+        except RunNotFound:
+            if self.timer is None:
+                raise  # not polling: the App tells it once
+            self.app.call_from_thread(self._gone)  # once, not on every poll
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(run, tickets))
+
+    def _gone(self) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+            self.timer = None
+            self.notify(f"Run #{self.run_id} was deleted elsewhere; escape goes back.",
+                        severity="warning", timeout=10)
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -137,36 +174,73 @@ class RunDetailScreen(Screen[None]):
             error.update(Text.assemble(("Error: ", "bold red"), run.error or "", "\n",
                                        (run.traceback or "", "dim")))
         error.display = bool(run.error or run.traceback)
-        self.query_one("#notes", Input).value = run.notes or ""
-        self.query_one("#tags", Input).value = ", ".join(run.tags)
+        if self._may_show(event, "notes", run.notes or ""):
+            self.notes_version = run.notes_version
+        if self._may_show(event, "tags", ", ".join(run.tags)):
+            self.shown_tags = run.tags
         self.query_one("#detail-per-class", Static).update(per_class_table(run))
         self.query_one(ConfusionGrid).show(run.confusion, run.class_names)
 
-    # -- notes and tags ---------------------------------------------------------
+    def _may_show(self, event: Loaded, field: str, value: str) -> bool:
+        """Put the stored value in the field's input unless that would lose the user's
+        work: the input has focus or holds an unsaved edit, or the read predates a save."""
+        if field in event.saved:
+            self.saves_done[field] += 1
+        elif event.tickets[field] != self.saves_done[field]:
+            return False
+        box = self.query_one(f"#{field}", Input)
+        if field not in event.saved and (box.has_focus or box.value != self.shown[field]):
+            return False
+        box.value = self.shown[field] = value
+        return True
+
+    # -- notes and tags: each a single store operation, never "write everything" ------
     @on(Input.Submitted, "#notes")
-    @on(Input.Submitted, "#tags")
-    def _save(self) -> None:
+    def _save_notes(self, event: Input.Submitted) -> None:
         self.query_one("#detail").focus()  # hand the keys back to the screen
+        if self.run is not None and event.value.strip() != self.shown["notes"].strip():
+            self._store_note(event.value, self.notes_version, dict(self.saves_done))
+
+    @on(Input.Submitted, "#tags")
+    def _save_tags(self, event: Input.Submitted) -> None:
+        self.query_one("#detail").focus()
         if self.run is None:
             return
-        wanted = [t.strip() for t in self.query_one("#tags", Input).value.split(",") if t.strip()]
-        notes = self.query_one("#notes", Input).value
-        self._save_annotations(notes, list(dict.fromkeys(wanted)), list(self.run.tags))
+        wanted = list(dict.fromkeys(t.strip() for t in event.value.split(",") if t.strip()))
+        added = [t for t in wanted if t not in self.shown_tags]
+        removed = [t for t in self.shown_tags if t not in wanted]
+        if added or removed:
+            self._store_tags(added, removed, dict(self.saves_done))
 
-    @job("detail-save")
-    def _save_annotations(self, notes: str, tags: list[str], old_tags: list[str]) -> None:
+    @job("detail-notes")
+    def _store_note(self, text: str, version: int, tickets: dict[str, int]) -> None:
         store = context_of(self).store
-        store.set_note(self.run_id, notes)
-        for tag in old_tags:
-            if tag not in tags:
-                store.remove_tag(self.run_id, tag)
-        for tag in tags:
-            if tag not in old_tags:
-                store.add_tag(self.run_id, tag)
-        run = store.get_run(self.run_id)
-        self.post_message(self.Loaded(run))
+        try:
+            store.set_note(self.run_id, text, expected_version=version)
+        except EditConflict as exc:
+            # Nothing was written; show the stored note and keep the user's text in sight.
+            self.post_message(self.Loaded(store.get_run(self.run_id), tickets, ("notes",)))
+            mine = text if len(text) <= 60 else text[:59] + "…"
+            self.app.call_from_thread(self.notify, f"{exc} (your text: {mine!r})",
+                                      title="Not saved", severity="warning", timeout=15,
+                                      markup=False)  # the user's text is not markup
+            return
+        self._saved(store.get_run(self.run_id), tickets, "notes", "Note saved.")
+
+    @job("detail-tags")
+    def _store_tags(self, added: list[str], removed: list[str], tickets: dict[str, int]) -> None:
+        """Only the tags this edit added or removed: a tag changed elsewhere stays changed."""
+        store = context_of(self).store
+        for tag in removed:
+            store.remove_tag(self.run_id, tag)
+        for tag in added:
+            store.add_tag(self.run_id, tag)
+        self._saved(store.get_run(self.run_id), tickets, "tags", "Tags saved.")
+
+    def _saved(self, run: RunDetail, tickets: dict[str, int], field: str, words: str) -> None:
+        self.post_message(self.Loaded(run, tickets, (field,)))
         self.app.post_message(RunChanged(self.run_id))
-        self.app.call_from_thread(self.notify, "Notes and tags saved.")
+        self.app.call_from_thread(self.notify, words)
 
     def action_edit_notes(self) -> None:
         self.query_one("#notes", Input).focus()
