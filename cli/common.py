@@ -29,14 +29,31 @@ def db_parent(top_level: bool = False) -> argparse.ArgumentParser:
     return parent
 
 
+def add_retries_argument(parser: argparse.ArgumentParser) -> None:
+    """``--retries N`` (default 1) for `queue` and `train`."""
+    from cli.arg_types import int_between
+    from storage.leases import MAX_RETRIES
+
+    parser.add_argument(
+        "--retries", type=int_between(0, MAX_RETRIES), default=1, metavar="N",
+        help="if the run is interrupted (its worker or process dies or is stopped), requeue "
+             f"it up to N times to resume from its last checkpoint (default 1, 0 to {MAX_RETRIES};"
+             " 0: never)")
+
+
 @contextmanager
 def open_store(args: argparse.Namespace) -> Iterator[Any]:
     """The store for args.db, closed on the way out. Its errors are ``StoreError``s with
-    one-line messages; ``cli.main`` prints them, so nothing is caught here."""
+    one-line messages; ``cli.main`` prints them, so nothing is caught here.
+
+    Every command first sweeps for runs whose process is gone, so none stays "running"
+    (and `resume`, `cancel` or `rm` of one just works); each is told on stderr."""
     from storage import RunStore
 
     store = RunStore(getattr(args, "db", None))
     try:
+        for lost in store.reap_lost_runs():
+            print(f"cifar-tui: {lost.message}", file=sys.stderr)
         yield store
     finally:
         store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.common import CliError, db_parent, print_json
+from cli.common import CliError, add_retries_argument, db_parent, print_json
 from cli.config_args import add_config_arguments, config_from_args
 
 
@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "under its store's artifact root, see `cifar-tui store`)")
     parser.add_argument("--no-store", action="store_true",
                         help="do not record the run in the run store")
+    add_retries_argument(parser)  # a killed run is requeued for the worker
     parser.set_defaults(func=run_train)
 
 
@@ -38,7 +39,7 @@ def run_train(args: argparse.Namespace) -> int:
     from cli.train_session import TrainSession
 
     session = TrainSession(config, db_url=args.db, use_store=not args.no_store,
-                           checkpoint_dir=args.checkpoint_dir,
+                           checkpoint_dir=args.checkpoint_dir, retries=args.retries,
                            show_progress=not args.json and sys.stderr.isatty())
     outcome = session.run()
     if args.json:
@@ -47,6 +48,7 @@ def run_train(args: argparse.Namespace) -> int:
         outcome.print_summary()
     if outcome.succeeded:
         return 0
-    return 130 if session.stop_reason == "interrupt" else 1  # 130: ctrl+c, as shells expect
+    # 130: ctrl+c and 143: SIGTERM, as shells expect
+    return {"interrupt": 130, "terminate": 143}.get(session.stop_reason or "", 1)
 
 

@@ -30,7 +30,8 @@ from engine.paths import unrecorded_checkpoint_dir
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from worker.recorder import StoreRecorder
+    from storage.records import Interruption
+    from worker.recorder import LeaseRenewer, StoreRecorder
 
 
 @dataclass
@@ -40,13 +41,16 @@ class TrainOutcome:
     final: TrainingEvent
     started: RunStarted | None
     epochs: list[EpochMetrics] = field(default_factory=list)
+    # Set when the run stopped without ending (SIGTERM, a closed terminal): what became of it.
+    interruption: Interruption | None = None
 
     @property
     def succeeded(self) -> bool:
         return isinstance(self.final, RunFinished)
 
     def to_json(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"run_id": self.run_id, "status": _status(self.final),
+        status = self.interruption.status if self.interruption else _status(self.final)
+        result: dict[str, Any] = {"run_id": self.run_id, "status": status,
                                   "config": self.config.to_dict()}
         if self.started is not None:
             result["device"] = self.started.device
@@ -65,6 +69,8 @@ class TrainOutcome:
             }
         elif isinstance(self.final, RunFailed):
             result["error"] = self.final.reason
+        if self.interruption:
+            result["error"] = self.interruption.reason
         return result
 
     def print_summary(self) -> None:
@@ -73,6 +79,11 @@ class TrainOutcome:
         label = f"run {self.run_id}" if self.run_id is not None else "run"
         if isinstance(f, RunFailed):
             print(f"cifar-tui: error: {label} failed: {f.reason}", file=sys.stderr)
+            return
+        if self.interruption is not None:  # one line on stderr: what happened, what comes next
+            then = ("; `cifar-tui worker --detach` trains it if no worker is running"
+                    if self.interruption.status == "queued" else "")
+            print(f"cifar-tui: {self.interruption.message}{then}", file=sys.stderr)
             return
         if isinstance(f, RunCancelled):
             out.print(f"{label} cancelled at step {f.step}")
@@ -101,14 +112,18 @@ class TrainSession:
 
     def __init__(self, config: RunConfig, db_url: str | None = None,
                  checkpoint_dir: str | None = None, show_progress: bool = True,
-                 use_store: bool = True):
+                 use_store: bool = True, retries: int = 0):
         self.config = config
+        self.retries = retries  # automatic requeues for the worker if this run is killed
         self.db_url = db_url
         self.use_store = use_store
         self.checkpoint_dir = checkpoint_dir
         self.show_progress = show_progress
         self.started: RunStarted | None = None
-        self.stop_reason: str | None = None  # "interrupt" (ctrl+c) or "hangup" (terminal closed)
+        # "interrupt" (ctrl+c), "hangup" (terminal closed), "terminate" (SIGTERM), or from
+        # the lease: "cancel" (`cifar-tui cancel`) or "lost" (the run is no longer ours).
+        self.stop_reason: str | None = None
+        self.interruption: Interruption | None = None
         self.epochs: list[EpochMetrics] = []
 
     def run(self) -> TrainOutcome:
@@ -125,6 +140,7 @@ class TrainSession:
         )
         on_event = self._event_handler(recorder, progress)
         previous = self._install_signal_handlers(progress)
+        lease = self._keep_lease(recorder)
         try:
             with progress:
                 final = train(self.config, on_event, checkpoint_dir=ckpt_dir, owner=owner,
@@ -132,9 +148,24 @@ class TrainSession:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if lease is not None:
+                lease.stop()
             if recorder is not None:
                 recorder.close()  # a run cut short any other way is kept as interrupted
-        return TrainOutcome(self.config, run_id, final, self.started, self.epochs)
+        return TrainOutcome(self.config, run_id, final, self.started, self.epochs,
+                            self.interruption)
+
+    def _keep_lease(self, recorder: StoreRecorder | None) -> LeaseRenewer | None:
+        """Heartbeat like a worker, so the run stays ours however slow its steps are."""
+        if recorder is None:
+            return None
+        from worker.recorder import LeaseRenewer
+
+        def on_stop(reason: str) -> None:
+            if not recorder.done and self.stop_reason is None:
+                self.stop_reason = reason
+
+        return LeaseRenewer(recorder.store, recorder.run_id, recorder.worker_id, on_stop).start()
 
     def _checkpoint_place(self, recorder: StoreRecorder | None) -> tuple[Path, str | None]:
         """--checkpoint-dir, else the run's folder in its store (never a folder two stores
@@ -153,7 +184,7 @@ class TrainSession:
         from worker.recorder import open_foreground_run
 
         try:
-            return open_foreground_run(self.db_url, self.config)
+            return open_foreground_run(self.db_url, self.config, max_retries=self.retries)
         except StoreError as exc:
             raise CliError(str(exc)) from None
 
@@ -161,13 +192,11 @@ class TrainSession:
                        progress: Progress) -> Callable[[TrainingEvent], None]:
         """Record each event, keep the started event and epochs, and show progress."""
         task = progress.add_task("training", total=None, info="")
-        run_id = recorder.run_id if recorder is not None else None
 
         def on_event(event: TrainingEvent) -> None:
             if recorder is not None:
-                if isinstance(event, RunCancelled) and self.stop_reason == "hangup":
-                    recorder.interrupt("the terminal closed during training; "
-                                       f"`cifar-tui resume {run_id}` continues it")
+                if isinstance(event, RunCancelled):
+                    self._record_stop(recorder, event)
                 else:
                     recorder.handle(event)
             if isinstance(event, RunStarted):
@@ -190,8 +219,20 @@ class TrainSession:
 
         return on_event
 
+    def _record_stop(self, recorder: StoreRecorder, event: RunCancelled) -> None:
+        """The loop stopped early: a kill or a closed terminal interrupts the run (requeued
+        while it has retries); ctrl+c or `cancel` cancels it; a lost run is left alone."""
+        what = {"hangup": "the terminal closed during training",
+                "terminate": "`cifar-tui train` was stopped by SIGTERM"}.get(self.stop_reason or "")
+        if what is not None:
+            self.interruption = recorder.interrupt(what)
+        elif self.stop_reason == "lost":
+            recorder.abandon()
+        else:
+            recorder.handle(event)
+
     def _install_signal_handlers(self, progress: Progress) -> dict[signal.Signals, Any]:
-        """Handle SIGHUP and SIGINT for the run; returns the handlers they replaced."""
+        """Handle SIGHUP, SIGINT and SIGTERM for the run; returns the handlers they replaced."""
 
         # Signals only set a flag; the loop stops at its next read-out. Raising from a
         # handler could land inside a store write and leave a half-finished transaction.
@@ -208,7 +249,12 @@ class TrainSession:
             progress.console.print("stopping at the next read-out (ctrl+c again to abort)",
                                    highlight=False)
 
-        return {sig: signal.signal(sig, handler)
-                for sig, handler in ((signal.SIGHUP, on_hang_up), (signal.SIGINT, on_interrupt))}
+        def on_terminate(_signum: int, _frame: object) -> None:
+            if self.stop_reason is None:  # `kill`: stop like a closed terminal, and say so
+                self.stop_reason = "terminate"
+
+        handlers = ((signal.SIGHUP, on_hang_up), (signal.SIGINT, on_interrupt),
+                    (signal.SIGTERM, on_terminate))
+        return {sig: signal.signal(sig, handler) for sig, handler in handlers}
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from cli.arg_types import MAX_WAIT_S, seconds_up_to
-from cli.common import CliError, db_parent, open_store, print_json
+from cli.common import CliError, add_retries_argument, db_parent, open_store, print_json
 from cli.config_args import add_config_arguments, config_from_args
 
 
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Queue a run for the worker. Starts a detached worker when none is alive.")
     add_config_arguments(q)
     q.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
+    add_retries_argument(q)
     q.add_argument("--worker-device", default="auto",
                    help="device of the worker to start if this store has none alive")
     q.add_argument("--no-worker", action="store_true", help="only queue; do not start a worker")
@@ -166,7 +167,8 @@ def run_queue(args: argparse.Namespace) -> int:
     if not args.no_worker:
         check_device(args.worker_device)  # refused before anything is queued
     with open_store(args) as store:
-        run_id = store.create_run(config, name=config.name, tags=args.tag)
+        run_id = store.create_run(config, name=config.name, tags=args.tag,
+                                  max_retries=args.retries)
         url, store_id = store.url, store.store_id
     started = "" if args.no_worker else _ensure_worker(url, store_id, args.worker_device)
     if args.json:

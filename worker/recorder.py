@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
+from collections.abc import Callable
 
 from engine.config import RunConfig
 from engine.events import (
@@ -21,12 +23,14 @@ from engine.events import (
     StepMetrics,
     TrainingEvent,
 )
-from storage.errors import InvalidRunState
+from storage.errors import InvalidRunState, StoreError
+from storage.records import Interruption
 from storage.runs import RunStore
 from worker.code_version import code_version
 
 MAX_BUFFERED_STEPS = 5_000
 FLUSH_SECONDS = 0.5  # steps reach the store within about a second
+HEARTBEAT_SECONDS = 1.0  # lease renewal; the lease itself is 30 s (storage.leases)
 
 
 class StoreRecorder:
@@ -34,9 +38,10 @@ class StoreRecorder:
     buffer fills); anything else is written at once, after the buffered steps."""
 
     def __init__(self, store: RunStore, run_id: int, flush_seconds: float = FLUSH_SECONDS,
-                 owns_store: bool = False):
+                 owns_store: bool = False, worker_id: str = ""):
         self.store = store
         self.run_id = run_id
+        self.worker_id = worker_id  # who holds the run's lease
         self.flush_seconds = flush_seconds
         self.owns_store = owns_store
         self.last_flush = time.monotonic()
@@ -75,32 +80,70 @@ class StoreRecorder:
             self.store.append_steps(self.run_id, steps)
         self.last_flush = time.monotonic()
 
-    def interrupt(self, reason: str) -> None:
-        """The run stopped without finishing (its worker is shutting down)."""
+    def interrupt(self, what: str) -> Interruption | None:
+        """The run stopped without finishing (``what`` says why): it is requeued while
+        it has retries left, else interrupted. None if it had already ended."""
         if self.done:
-            return
+            return None
         self.flush()
         self.done = True
         try:
-            self.store.mark_interrupted(self.run_id, reason)
+            return self.store.mark_interrupted(self.run_id, what)
         except InvalidRunState:
-            pass  # already ended some other way; that record stands
+            return None  # already ended some other way; that record stands
+
+    def abandon(self) -> None:
+        """The run is no longer ours (its lease went elsewhere): write nothing more."""
+        self._steps.clear()
+        self.done = True
 
     def close(self) -> None:
         """Write what is buffered; a run left unfinished is marked interrupted."""
         if not self.done:
-            self.interrupt("training stopped before the run ended; "
-                           f"`cifar-tui resume {self.run_id}` continues it")
+            self.interrupt("training stopped before the run ended")
         if self.owns_store:
             self.store.close()
 
 
 def open_foreground_run(db_url: str | None, config: RunConfig, *, name: str | None = None,
-                        tags: tuple[str, ...] = (),
-                        flush_seconds: float = FLUSH_SECONDS) -> StoreRecorder:
+                        tags: tuple[str, ...] = (), flush_seconds: float = FLUSH_SECONDS,
+                        max_retries: int = 0) -> StoreRecorder:
     """Record a run trained in this process (`cifar-tui train`): it is created
     already running, owned by this process, so no worker claims it."""
     store = RunStore(db_url)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:foreground"
-    run_id = store.create_run(config, name=name, tags=tags, claimed_by=worker_id)
-    return StoreRecorder(store, run_id, flush_seconds, owns_store=True)
+    run_id = store.create_run(config, name=name, tags=tags, claimed_by=worker_id,
+                              max_retries=max_retries)
+    return StoreRecorder(store, run_id, flush_seconds, owns_store=True, worker_id=worker_id)
+
+
+class LeaseRenewer:
+    """Renew a run's lease every second from a daemon thread, as a worker does, so the
+    run stays ours however long a step takes. ``on_stop`` hears "cancel" (someone asked)
+    or "lost" (the run is no longer ours); a store error is retried on the next beat."""
+
+    def __init__(self, store: RunStore, run_id: int, worker_id: str,
+                 on_stop: Callable[[str], None], every: float = HEARTBEAT_SECONDS):
+        self.store, self.run_id, self.worker_id = store, run_id, worker_id
+        self.on_stop, self.every = on_stop, every
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{run_id}", daemon=True)
+
+    def start(self) -> LeaseRenewer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        while not self._halt.wait(self.every):
+            try:
+                if self.store.heartbeat(self.run_id, self.worker_id):
+                    cancel = self.store.cancel_requested(self.run_id)
+                    self.on_stop("cancel" if cancel else "lost")
+                    return
+            except StoreError:
+                continue  # a busy or briefly absent store: the lease has 30 s of slack

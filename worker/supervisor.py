@@ -25,7 +25,6 @@ from engine.events import RunCancelled, RunFailed, RunFinished
 from worker.launcher import WorkerLock
 
 HEARTBEAT_SECONDS = 1.0
-STALE_AFTER_SECONDS = 30.0  # a run on another host whose heartbeat is older is interrupted
 CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
 TERMINATE_GRACE_SECONDS = 2.0
 
@@ -125,8 +124,8 @@ class Worker:
             signal.signal(sig, self._on_signal)
         try:
             self._log(f"worker {self.worker_id} started on {self.store.display_url}")
-            self.recover_orphans()
             while not self.stopping:
+                self.recover_orphans()  # one read while nothing is lost
                 claimed = self.store.claim_next_run(self.worker_id, self.options.device, self.host)
                 if claimed is None:
                     if self.options.exit_when_empty:
@@ -151,19 +150,17 @@ class Worker:
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}", flush=True)
 
     def recover_orphans(self) -> None:
-        """Runs left 'running' by a dead worker become 'interrupted' so they can be resumed."""
-        for run_id, worker_id in self.store.running_runs():
-            host, _, rest = (worker_id or "").partition(":")
-            pid_text = rest.partition(":")[0]
-            dead = host == self.host and pid_text.isdigit() and not _pid_alive(int(pid_text))
-            if dead:
-                self.store.mark_interrupted(
-                    run_id,
-                    f"its worker ({worker_id}) died; `cifar-tui resume {run_id}` continues it")
-                self._log(f"run {run_id}: interrupted (worker {worker_id} is gone)")
-        for run_id in self.store.interrupt_stale_runs(STALE_AFTER_SECONDS,
-                                                      exclude_worker=self.worker_id):
-            self._log(f"run {run_id}: interrupted (stale heartbeat)")
+        """Runs whose process is gone (here: its pid; elsewhere: its lease) are interrupted,
+        or requeued while they have retries left; see ``RunStore.reap_lost_runs``."""
+        from storage.errors import StoreError
+
+        try:
+            lost = self.store.reap_lost_runs(self.host)
+        except StoreError as exc:  # a busy store: the next pass sweeps again
+            self._log(f"could not check for lost runs: {exc}")
+            return
+        for each in lost:
+            self._log(each.message)
 
     # -- one run -----------------------------------------------------------
     def run_one(self, claimed) -> None:
@@ -223,7 +220,8 @@ class RunSupervision:
             if now - self.last_beat >= HEARTBEAT_SECONDS:
                 self.last_beat = now
                 if self.store.heartbeat(self.run_id, self.worker.worker_id):
-                    self.request_stop("cancelled")
+                    asked = self.store.cancel_requested(self.run_id)
+                    self.request_stop("cancelled" if asked else "lost")
             if self.worker.stopping:
                 self.request_stop("interrupted")
             if not self.done and event is None and not self.child.is_alive():
@@ -284,11 +282,19 @@ class RunSupervision:
 
     def finish_stopped(self) -> None:
         if self.cancel_reason == "interrupted":
-            self.recorder.interrupt("the worker was stopped; "
-                                    f"`cifar-tui resume {self.run_id}` continues it")
-        else:
-            self.recorder.handle(RunCancelled(step=0, epoch=0))
+            self.interrupted("the worker was stopped")
+            return
+        if self.cancel_reason == "lost":  # another process ended or took the run: not ours
+            self.recorder.abandon()
+            self.worker._log(f"run {self.run_id}: no longer this worker's; stopped it")
+            return
+        self.recorder.handle(RunCancelled(step=0, epoch=0))
         self.worker._log(f"run {self.run_id}: {self.cancel_reason}")
+
+    def interrupted(self, what: str) -> None:
+        """Record the run as interrupted (or requeued, with retries left) and say which."""
+        outcome = self.recorder.interrupt(what)
+        self.worker._log(outcome.message if outcome else f"run {self.run_id}: {what}")
 
     def child_died(self) -> None:
         if self.cancel_asked_at is not None:
@@ -303,18 +309,9 @@ class RunSupervision:
             reason = f"the training process was killed by {name}"
             if name == "SIGKILL":
                 reason += " (out of host memory, or killed by hand)"
-        else:
-            reason = f"the training process exited unexpectedly with code {code}"
+            self.interrupted(reason)  # not the run's fault: it may go on from its checkpoint
+            return
+        reason = f"the training process exited unexpectedly with code {code}"
         self.recorder.handle(RunFailed(reason=reason,
                                        traceback=f"{reason}; see the worker log for its output"))
         self.worker._log(f"run {self.run_id}: failed: {reason}")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -99,8 +99,8 @@ def test_closing_the_terminal_during_foreground_training_keeps_the_run(tmp_path:
     assert "Traceback" not in stderr
     store = RunStore()
     run = store.get_run(1)
-    assert run.status == "interrupted"
-    assert "resume 1" in run.error
+    assert run.status == "queued"  # requeued for the worker (--retries defaults to 1)
+    assert "terminal closed" in run.error and "requeued automatically" in run.error
     assert store.get_steps(1)
 
 

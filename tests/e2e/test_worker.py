@@ -46,8 +46,9 @@ def test_cancel_running_run_stops_it_and_keeps_metrics(tmp_path: Path, procs) ->
     assert worker.wait(timeout=30) == 0
 
 
-def test_killed_training_child_fails_the_run_and_the_next_run_trains(tmp_path: Path, procs) -> None:
-    doomed = queue("--epochs", "400")
+def test_killed_training_child_interrupts_the_run_and_the_next_run_trains(
+        tmp_path: Path, procs) -> None:
+    doomed = queue("--epochs", "400", "--retries", "0")
     survivor = queue("--epochs", "1")
     worker = start_worker("--device", "cpu", "--exit-when-empty", log=tmp_path / "w.log")
     procs.append(worker)
@@ -57,13 +58,13 @@ def test_killed_training_child_fails_the_run_and_the_next_run_trains(tmp_path: P
     os.kill(children[0], signal.SIGKILL)
     assert worker.wait(timeout=120) == 0
     failed = store.get_run(doomed)
-    assert failed.status == "failed"
-    assert "killed by SIGKILL" in failed.error
+    assert failed.status == "interrupted"
+    assert "killed by SIGKILL" in failed.error and f"resume {doomed}" in failed.error
     assert store.get_run(survivor).status == "completed"
 
 
 def test_killed_worker_leaves_run_interrupted_and_resume_finishes_it(tmp_path: Path, procs) -> None:
-    run_id = queue("--epochs", "40")
+    run_id = queue("--epochs", "40", "--retries", "0")  # test_recovery.py: the automatic way
     worker = start_worker("--device", "cpu", log=tmp_path / "w1.log")
     procs.append(worker)
     store = RunStore()

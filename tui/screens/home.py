@@ -138,6 +138,7 @@ class HomeScreen(Screen[None]):
     @job("home-poll")
     def _poll(self, was_active: set[int], flt: RunFilter) -> None:
         ctx = context_of(self)
+        ctx.store.reap_lost_runs()  # a run whose process is gone must not show "running"
         active = ctx.store.list_runs(RunFilter(status=fmt.ACTIVE), limit=500)
         now_active = {r.id for r in active}
         stopped = []
