@@ -161,7 +161,31 @@ def cmd_show(args: argparse.Namespace) -> int:
     ]
     _pairs(console, "results", [(k, v) for k, v in results if v])
     _print_metric_tables(console, detail)
+    _print_attempts(console, detail)
     return 0
+
+
+def _print_attempts(console: Any, detail: RunDetail) -> None:
+    """One row per try at the run: where it trained and how that try ended."""
+    from rich.table import Table
+
+    from storage.leases import owner_of
+
+    if not detail.attempts:
+        return
+    table = Table(title=f"attempts (automatic retries: {detail.max_retries})",
+                  title_justify="left", box=None, header_style="bold")
+    for col in ("#", "host", "worker pid", "device", "started", "duration", "outcome",
+                "reason"):
+        table.add_column(col, justify="right" if col in ("#", "worker pid") else "left",
+                         overflow="fold" if col == "reason" else "ellipsis")
+    for a in detail.attempts:
+        pid = owner_of(a.worker_id)[1]
+        took = (a.ended_at - a.started_at).total_seconds() if a.ended_at else None
+        table.add_row(str(a.attempt), a.host or "", "" if pid is None else str(pid),
+                      a.device or "", fmt.timestamp(a.started_at), fmt.duration(took),
+                      a.outcome or "running", a.reason or "")
+    console.print(table)
 
 
 def _print_metric_tables(console: Any, detail: RunDetail) -> None:
