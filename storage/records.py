@@ -32,7 +32,8 @@ class Interruption:
 
     @property
     def message(self) -> str:
-        return f"run {self.run_id} interrupted: {self.reason}"
+        verb = "cancelled" if self.status == "cancelled" else "interrupted"  # a cancel was asked
+        return f"run {self.run_id} {verb}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
