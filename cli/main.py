@@ -8,6 +8,7 @@ holds its traceback. The user never sees a traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from cli.common import CliError, db_parent
@@ -50,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cifar-tui: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("cifar-tui: interrupted", file=sys.stderr)
-        return 130
+        return interrupted()
+    except MemoryError:  # before the run's own handling (a run's OOM ends it as failed)
+        print("cifar-tui: error: out of memory; free some memory or raise the limit "
+              "(ulimit -v), or lower --batch-size or --width-mult", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `cifar-tui runs | head`: the reader left, nothing is wrong
         import os
 
@@ -60,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line here, the traceback in a file
         print(unexpected_error_line(exc, args.command or "tui"), file=sys.stderr)
         return 1
+
+
+def interrupted() -> int:
+    """Ctrl+C: one line and 130. A second ctrl+c is ignored from here on, or it would raise
+    inside the clean-up (or a half-imported torch) and print a page of traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print("cifar-tui: interrupted", file=sys.stderr)
+    return 130
 
 
 def unexpected_error_line(exc: BaseException, command: str) -> str:

@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # refuses bad values before torch is even imported
+    load_torch()
     from engine.data import DataError, ensure_cifar10, resolve_data_dir
 
     if config.dataset == "cifar10":
@@ -52,3 +53,12 @@ def run_train(args: argparse.Namespace) -> int:
     return {"interrupt": 130, "terminate": 143}.get(session.stop_reason or "", 1)
 
 
+def load_torch() -> None:
+    """Import torch inside the CLI's error boundary: under a memory cap (ulimit -v) or
+    with a broken install the import fails, and that is one line, never a traceback."""
+    try:
+        import torch  # noqa: F401
+    except (ImportError, OSError, MemoryError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(f"could not load torch: {reason}; free some memory or raise the limit "
+                       "(ulimit -v), or reinstall torch if it is broken") from None

@@ -29,6 +29,7 @@ from torch import nn
 from engine.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, model_from_checkpoint: re-exported)
     CHECKPOINT_FORMAT,
     CheckpointOwnerError,
+    CheckpointWriteError,
     check_owner,
     copy_checkpoint,
     load_checkpoint,
@@ -47,6 +48,7 @@ from engine.events import (
     StepMetrics,
     TrainingEvent,
 )
+from engine.failures import out_of_memory
 from engine.loop_state import Autocast, EpochTotals, Progress, ReadoutWindow, RunParts
 from engine.models import build_model, count_parameters
 from engine.schedule import linear_factor
@@ -150,16 +152,10 @@ def train(config: RunConfig, emit: Emit | None = None, *,
                        owner)
     except Diverged as exc:
         final = RunFailed(reason=str(exc), traceback="", step=exc.step)
-    except (DataError, CheckpointOwnerError) as exc:
+    except (DataError, CheckpointOwnerError, CheckpointWriteError) as exc:
         final = RunFailed(reason=str(exc), traceback="")
-    except torch.OutOfMemoryError as exc:
-        final = RunFailed(
-            reason=f"CUDA out of memory at batch size {config.batch_size}: "
-                   "lower --batch-size or --width-mult",
-            traceback="".join(traceback.format_exception(exc)),
-        )
-    except Exception as exc:  # a bug or an environment problem: keep the whole story
-        final = RunFailed(reason=_one_line(exc),
+    except Exception as exc:  # out of memory (the fix named), a bug: keep the whole story
+        final = RunFailed(reason=out_of_memory(exc, config.batch_size) or _one_line(exc),
                           traceback="".join(traceback.format_exception(exc)))
     finally:
         torch.use_deterministic_algorithms(deterministic)  # don't leak the CPU setting

@@ -23,10 +23,12 @@ from typing import Any
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
 from worker.launcher import WorkerLock
+from worker.store_retry import RetryingStore, follow_surviving_the_store
 
 HEARTBEAT_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
 TERMINATE_GRACE_SECONDS = 2.0
+STORE_RETRY_SECONDS = 10.0  # a worker that cannot claim (full disk, no server) tries again
 
 
 def child_main(config_dict: dict[str, Any], events, stop_flag, checkpoint_dir: str,
@@ -120,13 +122,21 @@ class Worker:
             print(f"a worker for this store on device {self.options.device} is already "
                   f"running; `cifar-tui worker --status` shows it", flush=True)
             return 3
+        from storage.errors import StoreError
+
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         try:
             self._log(f"worker {self.worker_id} started on {self.store.display_url}")
             while not self.stopping:
                 self.recover_orphans()  # one read while nothing is lost
-                claimed = self.store.claim_next_run(self.worker_id, self.options.device, self.host)
+                try:
+                    claimed = self.store.claim_next_run(self.worker_id, self.options.device,
+                                                        self.host)
+                except StoreError as exc:  # a full disk, a lost server: the worker lives on
+                    self._log(f"could not claim a run: {exc}")
+                    self._sleep(STORE_RETRY_SECONDS)
+                    continue
                 if claimed is None:
                     if self.options.exit_when_empty:
                         break
@@ -188,7 +198,7 @@ class Worker:
         )
         child.start()
         self._log(f"run {run_id}: training in pid {child.pid} (output in {log_file})")
-        RunSupervision(self, run_id, child, events, stop_flag).follow()
+        follow_surviving_the_store(RunSupervision(self, run_id, child, events, stop_flag))
 
 
 class RunSupervision:
@@ -197,7 +207,9 @@ class RunSupervision:
     def __init__(self, worker: Worker, run_id: int, child, events, stop_flag):
         from worker.recorder import StoreRecorder
 
-        self.worker, self.store, self.run_id = worker, worker.store, run_id
+        self.worker, self.run_id = worker, run_id
+        # every store call retried a few times: a full disk or a lost server may pass
+        self.store = RetryingStore(worker.store, worker._log)
         self.child, self.events, self.stop_flag = child, events, stop_flag
         self.recorder = StoreRecorder(self.store, run_id)
         self.last_beat = time.monotonic()
