@@ -197,6 +197,15 @@ def test_a_huge_page_size_is_a_usage_error(flag: str, value: str, db_path: Path,
     assert f"argument {flag}: expected a whole number" in err
 
 
+@pytest.mark.parametrize("value", ["1e308", "nan", "inf", "-1"])
+def test_a_huge_or_odd_cancel_wait_is_a_usage_error(value: str, db_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["cancel", "1", "--wait", value, "--db", str(db_path)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "argument --wait: expected seconds from 0 to 86400" in err
+
+
 def test_searching_for_a_huge_id_matches_nothing(db_path: Path, capsys) -> None:
     with RunStore(str(db_path)) as store:
         store.create_run(cfg(), name="resnet-42")
