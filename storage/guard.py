@@ -82,6 +82,9 @@ def as_store_error(exc: BaseException, label: str) -> StoreError:
     if "unable to open" in low:
         return StoreUnavailable(f"cannot open the store {label} ({reason}); "
                                 "check the path and its permissions")
+    if "authentication failed" in low:  # before "connect": libpq says "connection failed" too
+        return StoreUnavailable(f"the store {label} refused the login ({reason}); check the "
+                                "user and password in the --db URL")
     unreachable = ("connect", "resolve host", "timeout expired")  # refused, no DNS, silent
     if (isinstance(exc, DBAPIError) and exc.connection_invalidated) or any(
             word in low for word in unreachable):

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.store import cfg
+from sqlalchemy.engine import make_url
+from support.store import PG_URL, cfg
 
 from cli.main import main
 from storage import NotAStore, RunNotFound, RunStore, StoreBusy, StoreReadOnly, StoreUnavailable
@@ -109,6 +110,14 @@ def test_an_unreachable_server_is_one_line_with_the_password_masked(url: str, ca
         line = one_line_error(capsys, *command, "--db", url)
         assert "cannot reach the store postgresql://ct:***@" in line
         assert "s3cret" not in line and "database server is running" in line
+
+
+@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL offered (set CIFAR_TUI_TEST_PG_URL)")
+def test_a_wrong_password_is_one_line_naming_the_login(capsys) -> None:
+    url = make_url(PG_URL).set(password="wrong-s3cret").render_as_string(hide_password=False)
+    line = one_line_error(capsys, "runs", "--db", url)
+    assert "refused the login" in line and "user and password" in line
+    assert "wrong-s3cret" not in line
 
 
 def test_a_mode_000_store_is_refused_as_unreadable(db_path: Path, capsys) -> None:
