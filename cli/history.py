@@ -396,6 +396,7 @@ def _remove_checkpoints(store: RunStore, run_id: int,
         with contextlib.suppress(OSError):  # already gone, or not ours to delete after all
             size = path.stat().st_size
             path.unlink()
+            freed += size
         with contextlib.suppress(OSError):  # not empty, or already gone: leave it
             path.parent.rmdir()
     run_dir = store.run_dir(run_id)
@@ -403,4 +404,3 @@ def _remove_checkpoints(store: RunStore, run_id: int,
         freed += sum(f.stat().st_size for f in run_dir.rglob("*") if f.is_file())
         shutil.rmtree(run_dir, ignore_errors=True)
     return freed, sorted(left)
-            freed += size
