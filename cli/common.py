@@ -32,13 +32,13 @@ def db_parent(top_level: bool = False) -> argparse.ArgumentParser:
 def add_retries_argument(parser: argparse.ArgumentParser) -> None:
     """``--retries N`` (default 1) for `queue` and `train`."""
     from cli.arg_types import int_between
-    from storage.leases import MAX_RETRIES
+    from storage.leases import DEFAULT_RETRIES, MAX_RETRIES
 
     parser.add_argument(
-        "--retries", type=int_between(0, MAX_RETRIES), default=1, metavar="N",
+        "--retries", type=int_between(0, MAX_RETRIES), default=DEFAULT_RETRIES, metavar="N",
         help="if the run is interrupted (its worker or process dies or is stopped), requeue "
-             f"it up to N times to resume from its last checkpoint (default 1, 0 to {MAX_RETRIES};"
-             " 0: never)")
+             "it up to N times to resume from its last checkpoint "
+             f"(default {DEFAULT_RETRIES}, 0 to {MAX_RETRIES}; 0: never)")
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from storage.schema import Run, RunAttempt
 LEASE_SECONDS = 30.0  # a run on another host silent for longer is lost
 LEASE_ENV = "CIFAR_TUI_LEASE_SECONDS"  # tests shorten it
 MAX_RETRIES = 100  # the most automatic retries a run may ask for
+DEFAULT_RETRIES = 1  # the CLI's and the form's: one automatic retry unless told otherwise
 
 
 def lease_seconds() -> float:

@@ -166,6 +166,7 @@ async def test_form_queues_logit_scale_log_every_compile_and_tags(
         assert (detail.config["logit_scale"], detail.config["log_every"]) == (0.125, 25)
         assert detail.config["compile"] is True
         assert sorted(detail.tags) == ["lr", "sweep"]
+        assert detail.max_retries == 1  # like `cifar-tui queue`: one automatic retry
         assert worker_starts.calls == [store.url]
 
 

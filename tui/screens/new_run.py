@@ -31,6 +31,7 @@ from engine.config import (
     validate_field,
 )
 from engine.paths import data_folder_problem, pinned_data_dir
+from storage.leases import DEFAULT_RETRIES
 from tui.context import context_of
 from tui.jobs import job
 from tui.messages import RunQueued
@@ -248,7 +249,8 @@ class NewRunScreen(Screen[int | None]):
     @job("form-queue")
     def _queue(self, config: RunConfig, tags: list[str]) -> None:
         ctx = context_of(self)
-        run_id = ctx.store.create_run(config, name=config.name, tags=tags)
+        run_id = ctx.store.create_run(config, name=config.name, tags=tags,
+                                      max_retries=DEFAULT_RETRIES)
         pid = None if ctx.worker_alive() else ctx.start_worker(ctx.store.url)
         self.app.call_from_thread(self._queued, run_id, pid)
 
