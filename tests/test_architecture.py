@@ -73,3 +73,10 @@ def test_the_contract_and_the_store_load_without_torch() -> None:
 def test_the_tui_and_history_commands_load_without_torch() -> None:
     loaded = loaded_after("import tui.app, cli.history, cli.main")
     assert "torch" not in loaded and "engine.train" not in loaded
+
+
+def test_the_training_child_starts_without_the_store() -> None:
+    # The spawned child unpickles worker.supervisor.child_main: importing the store there
+    # would cost every run a quarter of a second of SQLAlchemy start-up.
+    loaded = loaded_after("import worker.supervisor")
+    assert not {"sqlalchemy", "storage", "storage.runs"} & loaded

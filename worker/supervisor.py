@@ -23,7 +23,6 @@ from typing import Any
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
 from worker.launcher import WorkerLock
-from worker.store_retry import RetryingStore, follow_surviving_the_store
 
 HEARTBEAT_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
@@ -198,6 +197,8 @@ class Worker:
         )
         child.start()
         self._log(f"run {run_id}: training in pid {child.pid} (output in {log_file})")
+        from worker.store_retry import follow_surviving_the_store
+
         follow_surviving_the_store(RunSupervision(self, run_id, child, events, stop_flag))
 
 
@@ -205,7 +206,10 @@ class RunSupervision:
     """Follow one child: relay its events to the store, heartbeat, cancel, detect death."""
 
     def __init__(self, worker: Worker, run_id: int, child, events, stop_flag):
+        # Imported here, not at the top: the spawned child imports this module, and must not
+        # pay for the store (SQLAlchemy) it never uses.
         from worker.recorder import StoreRecorder
+        from worker.store_retry import RetryingStore
 
         self.worker, self.run_id = worker, run_id
         # every store call retried a few times: a full disk or a lost server may pass
