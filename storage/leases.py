@@ -17,6 +17,7 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -51,7 +52,17 @@ def pid_alive(pid: int) -> bool:
         return True
     except (OverflowError, ValueError):
         return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process whose parent has not reaped it yet still answers signal 0; on
+    Linux /proc tells it apart (state Z), so its run is not kept 'running' meanwhile."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS), or gone already: signal 0 has the last word
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def owner_of(worker_id: str | None) -> tuple[str, int | None]:

@@ -209,3 +209,23 @@ def _dead_pid() -> int:
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     return int(proc.stdout)
+
+
+def test_a_killed_but_unreaped_process_counts_as_dead() -> None:
+    import subprocess
+    import sys
+
+    from support.e2e import wait_for
+
+    def state(pid: int) -> str:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert pid_alive(child.pid)
+        child.kill()  # not waited for: a zombie, which still answers signal 0
+        wait_for(lambda: state(child.pid) == "Z", timeout=10, what="the child to be a zombie")
+        assert not pid_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
