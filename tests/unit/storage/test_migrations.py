@@ -52,6 +52,26 @@ def test_opening_a_0001_database_upgrades_it_and_keeps_its_data(tmp_path: Path) 
     assert version == head_revision()
 
 
+def test_a_0002_store_gets_an_identity_and_keeps_its_checkpoint_paths(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _db_at_0001(path)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0002")
+    engine.dispose()
+    old_checkpoint = str(tmp_path / "checkpoints" / "run-7" / "last.pt")  # the shared layout
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET checkpoint_last = ? WHERE id = 7", (old_checkpoint,))
+    with RunStore(str(path)) as store:
+        run = store.get_run(7)
+        assert run.checkpoints["last"] == old_checkpoint  # still where the file is
+        assert (run.max_retries, run.attempt, run.notes_version) == (0, 1, 0)
+        assert len(store.store_id) == 36 and store.run_dir(8).parent == store.artifact_root
+        first_id = store.store_id
+    with RunStore(str(path)) as store:
+        assert store.store_id == first_id  # made once, by the migration
+
+
 def test_migrations_build_exactly_the_orm_schema(tmp_path: Path) -> None:
     store = RunStore(str(tmp_path / "x.db"))
     with store._engine.connect() as conn:
