@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import json
-import shutil
 import sys
-from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +16,7 @@ from cli.common import CliError, db_parent, open_store, print_json
 from engine import formatting as fmt
 
 if TYPE_CHECKING:
-    from storage import RunDetail, RunStore
+    from storage import RunDetail
 
 
 def register(sub: Any) -> None:
@@ -362,6 +359,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
         run_id = store.resolve_run(args.run)
         detail = store.get_run(run_id)
         name = detail.name
+        if detail.status == "running":  # refused before asking, not after a yes
+            raise CliError(f"run {run_id} is running; cancel it first "
+                           f"(cifar-tui cancel {run_id}), then rm it")
         if not args.yes:
             if not sys.stdin.isatty():
                 raise CliError(f"not deleting run {run_id} without --yes (no terminal to ask on)")
@@ -371,7 +371,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
                 return 1
         store.delete_run(run_id)
         freed, left = ((0, []) if args.keep_checkpoints
-                       else _remove_checkpoints(store, run_id, detail.checkpoints.values()))
+                       else store.remove_run_files(run_id, detail.checkpoints.values()))
     size = f"{freed / 1e6:.1f} MB" if freed >= 1e5 else f"{freed / 1e3:.1f} kB"
     said = f" and {size} of checkpoints and logs" if freed else ""
     if left:
@@ -379,28 +379,3 @@ def cmd_rm(args: argparse.Namespace) -> int:
                  "another store may own them, delete them by hand if not")
     print(f"deleted run {run_id} ({name}){said}")
     return 0
-
-
-def _remove_checkpoints(store: RunStore, run_id: int,
-                        paths: Iterable[str]) -> tuple[int, list[Path]]:
-    """Delete the run's files this store owns: its recorded checkpoints under its artifact
-    root, and its run folder. Return the bytes freed and the recorded files left because
-    they lie elsewhere (the shared checkpoints folder of older versions, which another
-    store's run of the same id may use)."""
-    freed, left = 0, []
-    for path in {Path(p) for p in paths if p}:
-        if not store.owns_path(path):
-            if path.exists():
-                left.append(path)
-            continue
-        with contextlib.suppress(OSError):  # already gone, or not ours to delete after all
-            size = path.stat().st_size
-            path.unlink()
-            freed += size
-        with contextlib.suppress(OSError):  # not empty, or already gone: leave it
-            path.parent.rmdir()
-    run_dir = store.run_dir(run_id)
-    if run_dir.is_dir():
-        freed += sum(f.stat().st_size for f in run_dir.rglob("*") if f.is_file())
-        shutil.rmtree(run_dir, ignore_errors=True)
-    return freed, sorted(left)

@@ -7,6 +7,10 @@ on one machine therefore never share, overwrite or delete each other's files.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -17,6 +21,14 @@ from storage.schema import StoreInfo
 from storage.session import StoreSession
 
 MARKER = ".cifar-tui-store"  # in a chosen artifact root: the id of the store it serves
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """A run's files as deleting it sees them (shared by `cifar-tui rm` and the TUI)."""
+
+    size: int  # bytes this store owns and would delete: recorded files and the run folder
+    left: tuple[Path, ...]  # recorded files outside this store's folders: never deleted
 
 
 def default_artifact_root(store_id: str) -> Path:
@@ -88,3 +100,45 @@ class StoreIdentity(StoreSession):
         roots = {self.artifact_root.resolve(), default_artifact_root(self.store_id).resolve()}
         target = Path(path).resolve()
         return any(target.is_relative_to(root) for root in roots)
+
+    def run_files(self, run_id: int, recorded: Iterable[str]) -> RunFiles:
+        """What ``remove_run_files`` would free and leave, without touching anything:
+        so a confirmation can say it before asking."""
+        owned: set[Path] = set()
+        left = []
+        for path in {Path(p) for p in recorded if p}:
+            if self.owns_path(path):
+                owned.add(path)
+            elif path.exists():
+                left.append(path)
+        run_dir = self.run_dir(run_id)
+        if run_dir.is_dir():
+            owned |= {f for f in run_dir.rglob("*") if f.is_file()}
+        size = 0
+        for path in owned:
+            with contextlib.suppress(OSError):  # already gone: frees nothing
+                size += path.stat().st_size
+        return RunFiles(size, tuple(sorted(left)))
+
+    def remove_run_files(self, run_id: int, recorded: Iterable[str]) -> tuple[int, list[Path]]:
+        """Delete the run's files this store owns: its recorded checkpoints under its
+        artifact root, and its run folder. Return the bytes freed and the recorded files
+        left because they lie elsewhere (the shared checkpoints folder of older versions,
+        which another store's run of the same id may use)."""
+        freed, left = 0, []
+        for path in {Path(p) for p in recorded if p}:
+            if not self.owns_path(path):
+                if path.exists():
+                    left.append(path)
+                continue
+            with contextlib.suppress(OSError):  # already gone, or not ours to delete after all
+                size = path.stat().st_size
+                path.unlink()
+                freed += size
+            with contextlib.suppress(OSError):  # not empty, or already gone: leave it
+                path.parent.rmdir()
+        run_dir = self.run_dir(run_id)
+        if run_dir.is_dir():
+            freed += sum(f.stat().st_size for f in run_dir.rglob("*") if f.is_file())
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return freed, sorted(left)

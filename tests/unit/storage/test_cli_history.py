@@ -160,3 +160,16 @@ def test_note_append_and_tag_remove_are_single_edits(capsys, db: str) -> None:
     assert detail.tags == ("paper",) and detail.notes_version == 3
     code, _, err = run(capsys, "note", "99999999999999999999999", "x", "--db", db)
     assert code == 2 and "no run" in err and "Traceback" not in err
+
+
+def test_rm_refuses_a_running_run_before_asking(capsys, db: str, monkeypatch) -> None:
+    with RunStore(db) as store:
+        assert store.claim_next_run("box:1:cpu", "cpu", "box").run_id == 3
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    asked: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda prompt="": asked.append(prompt) or "y")
+    code, out, err = run(capsys, "rm", "3", "--db", db)
+    assert code == 2 and asked == [] and out == ""
+    assert "run 3 is running; cancel it first (cifar-tui cancel 3)" in err
+    with RunStore(db) as store:
+        assert store.get_run(3).status == "running"
