@@ -62,3 +62,35 @@ def test_compare_snapshot(snap_compare, app, seeded, size) -> None:  # noqa: ANN
 
 def test_run_detail_snapshot(snap_compare, app, seeded) -> None:  # noqa: ANN001
     assert snap_compare(app, terminal_size=(120, 40), run_before=open_run(seeded["baseline"], "d"))
+
+
+def push(screen_of):  # noqa: ANN001, ANN201
+    """Straight to a screen (``screen_of(app)`` builds it), not through the run table."""
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await settle(pilot)
+        await pilot.app.push_screen(screen_of(pilot.app))
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_failed_run_detail_snapshot(snap_compare, app, seeded, size) -> None:  # noqa: ANN001
+    """The error and traceback first, right under the title."""
+    from tui.screens.detail import RunDetailScreen
+
+    assert snap_compare(app, terminal_size=size,
+                        run_before=push(lambda _: RunDetailScreen(seeded["broken"])))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_confusion_grid_snapshot(snap_compare, app, seeded, size) -> None:  # noqa: ANN001
+    """Short class names: the grid fits 80 columns, no wrapped rows, no nested scroll."""
+    from tui.screens.detail import RunDetailScreen
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await push(lambda _: RunDetailScreen(seeded["baseline"]))(pilot)
+        pilot.app.screen.query_one("#detail").scroll_end(animate=False)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -25,6 +25,8 @@ from tui.jobs import job
 from tui.messages import CancelRequested, DuplicateRequested, OpenRequested, RunChanged
 from tui.widgets.confusion_grid import ConfusionGrid
 
+STACK_BELOW = 112  # columns: per-class bars (~40) and the confusion grid (66) side by side
+
 
 def config_table(run: RunDetail) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 1))
@@ -72,6 +74,30 @@ def per_class_table(run: RunDetail) -> Table | Text:
     return table
 
 
+def attempts_lines(run: RunDetail) -> list[Text]:
+    """One line per try, only when there were several: how each ended and why."""
+    if len(run.attempts) < 2:
+        return []
+    lines = []
+    for a in run.attempts:
+        outcome = a.outcome or "running"
+        lines.append(Text.assemble(
+            f"attempt {a.attempt}: ", (outcome, fmt.STATUS_COLOURS.get(outcome, "")),
+            f" on {a.host or '?'} {a.device or ''}".rstrip(),
+            (f" · {a.reason}" if a.reason else "", "dim")))
+    return lines
+
+
+def error_text(run: RunDetail) -> Text | None:
+    """The error, the attempts' outcomes and the traceback, shown first on a failed run."""
+    parts = attempts_lines(run)
+    if run.error:
+        parts.insert(0, Text.assemble(("Error: ", "bold red"), run.error))
+    if run.traceback:
+        parts.append(Text(run.traceback.rstrip(), style="dim"))
+    return Text("\n").join(parts) if parts else None
+
+
 class RunDetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -107,6 +133,7 @@ class RunDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(f"Run #{self.run_id}", id="detail-title")
         with VerticalScroll(id="detail"):
+            yield Static(id="detail-error")  # first: at 80x24 it is what a failed run is about
             with Horizontal(id="detail-top"):
                 with Vertical(classes="panel"):
                     yield Label("Results", classes="panel-title")
@@ -114,7 +141,6 @@ class RunDetailScreen(Screen[None]):
                 with Vertical(classes="panel"):
                     yield Label("Config", classes="panel-title")
                     yield Static(id="detail-config")
-            yield Static(id="detail-error")
             with Horizontal(classes="field"):
                 yield Label("notes", classes="field-label")
                 yield Input(placeholder="notes (enter saves)", id="notes", compact=True)
@@ -122,10 +148,10 @@ class RunDetailScreen(Screen[None]):
                 yield Label("tags", classes="field-label")
                 yield Input(placeholder="comma-separated (enter saves)", id="tags", compact=True)
             with Horizontal(id="detail-classes"):
-                with Vertical(classes="panel"):
+                with Vertical(classes="panel", id="per-class-panel"):
                     yield Label("Per-class accuracy", classes="panel-title")
                     yield Static(id="detail-per-class")
-                with Vertical(classes="panel"):
+                with Vertical(classes="panel", id="confusion-panel"):
                     yield Label("Confusion matrix", classes="panel-title")
                     yield ConfusionGrid(id="detail-confusion")
         yield Footer(compact=True)
@@ -136,6 +162,10 @@ class RunDetailScreen(Screen[None]):
         interval = context_of(self).poll_interval
         if interval:  # notes, tags and results may change in another window or process
             self.timer = self.set_interval(interval, self.load)
+
+    def on_resize(self) -> None:
+        # Side by side the confusion grid (66 columns) would wrap: stack the two panels.
+        self.query_one("#detail-classes").set_class(self.size.width < STACK_BELOW, "stacked")
 
     def load(self) -> None:
         self._load(dict(self.saves_done))
@@ -170,10 +200,10 @@ class RunDetailScreen(Screen[None]):
         self.query_one("#detail-metrics", Static).update(metrics_table(run))
         self.query_one("#detail-config", Static).update(config_table(run))
         error = self.query_one("#detail-error", Static)
-        if run.error or run.traceback:
-            error.update(Text.assemble(("Error: ", "bold red"), run.error or "", "\n",
-                                       (run.traceback or "", "dim")))
-        error.display = bool(run.error or run.traceback)
+        shown = error_text(run)
+        if shown is not None:
+            error.update(shown)
+        error.display = shown is not None
         if self._may_show(event, "notes", run.notes or ""):
             self.notes_version = run.notes_version
         if self._may_show(event, "tags", ", ".join(run.tags)):

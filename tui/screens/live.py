@@ -82,11 +82,13 @@ class LiveRunScreen(Screen[None]):
             self.steps.append(row.step)
             self.losses.append(row.loss)
             self.lrs.append(row.lr)
+        now = context_of(self).clock()
+        header = self.query_one(ProgressHeader)
         if new:
             self.last_step = new[-1].step
+            header.last_point_at = now
         self.run = event.run
-        header = self.query_one(ProgressHeader)
-        header.now = context_of(self).clock()
+        header.now = now
         header.run = event.run
         shown = (self.last_step, len(event.run.epoch_rows), event.run.status, event.run.total_steps)
         if shown != self.drawn:  # nothing new: keep the charts as they are
@@ -97,11 +99,14 @@ class LiveRunScreen(Screen[None]):
             self.timer = None
 
     def redraw(self, run: RunDetail) -> None:
+        """Each series its own colour and marker, so the legend tells them apart."""
         total = run.total_steps
         xlim = (1, total) if total else None
+        # An ended run will get no points: say so rather than "waiting for data".
+        empty = "waiting for data" if run.status in fmt.ACTIVE else f"no data, run {run.status}"
         self.query_one("#chart-loss", MetricChart).draw(ChartSpec(
             "train loss (EMA)", [Series("loss", self.steps, fmt.ema(self.losses), "cyan")],
-            xlabel="step", xlim=xlim,
+            xlabel="step", xlim=xlim, whole_x=True, empty=empty, short_titles=("loss",),
         ))
         epochs = [r.epoch for r in run.epoch_rows]
         val_loss = [(r.epoch, r.val_loss) for r in run.epoch_rows if r.val_loss is not None]
@@ -109,11 +114,14 @@ class LiveRunScreen(Screen[None]):
         self.query_one("#chart-val", MetricChart).draw(ChartSpec(
             "val acc % (green) · val loss (yellow, right)",
             [
-                Series("val acc %", [e for e, _ in val_acc], [v for _, v in val_acc], "green"),
+                Series("val acc %", [e for e, _ in val_acc], [v for _, v in val_acc], "green",
+                       marker="hd"),
                 Series("val loss", [e for e, _ in val_loss], [v for _, v in val_loss], "yellow",
-                       right=True),
+                       right=True, marker="dot"),
             ],
             xlabel="epoch", xlim=(1, max(run.epochs, max(epochs, default=1))) if epochs else None,
+            whole_x=True, empty=empty,
+            short_titles=("val acc % · val loss (right)", "val acc · loss", "validation"),
         ))
         config = run.config
         plan = fmt.planned_lr(str(config.get("schedule", "onecycle")),
@@ -122,8 +130,9 @@ class LiveRunScreen(Screen[None]):
         self.query_one("#chart-lr", MetricChart).draw(ChartSpec(
             "learning rate (plan, seen, now)",
             [Series("plan", *plan, "gray", marker="dot"),
-             Series("seen", self.steps, self.lrs, "magenta")],
+             Series("seen", self.steps, self.lrs, "magenta", marker="hd")],
             xlabel="step", xlim=xlim, vline=self.last_step if self.last_step > 0 else None,
+            whole_x=True, empty=empty, short_titles=("learning rate", "lr"),
         ))
 
     def action_cancel_run(self) -> None:

@@ -1,10 +1,21 @@
-"""The confusion matrix as a coloured grid: rows are true classes, columns predictions."""
+"""The confusion matrix as a coloured grid: rows are true classes, columns predictions.
+
+Class names are cut to at most five letters ("plane", "car") so ten classes of test-set
+counts fit in 66 columns: the whole grid fits an 80-column terminal without wrapping.
+"""
 
 from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
+
+LABEL = 5  # letters of a class name shown
+SHORT = {"airplane": "plane", "automobile": "car"}  # where the first letters read badly
+
+
+def short_name(name: str) -> str:
+    return SHORT.get(name, name[:LABEL])
 
 
 def cell_style(fraction: float, diagonal: bool) -> Style:
@@ -35,17 +46,18 @@ class ConfusionGrid(Widget):
     def render(self) -> Text:
         if not self.matrix:
             return Text("no confusion matrix (the run has no test results)", style="italic")
+        short = [short_name(n) for n in self.names]
         biggest = max((v for row in self.matrix for v in row), default=0)
-        cell = max(4, len(str(biggest)) + 1)
-        label = max(len(n[:9]) for n in self.names) + 1
-        out = Text()
+        cell = max(len(str(biggest)), *(len(n) for n in short)) + 1
+        label = max(len(n) for n in short) + 1
+        out = Text(no_wrap=True, overflow="crop")  # never wrap a row into the next
         out.append(" " * label + "predicted →\n", style="dim")
         out.append(" " * label)
-        for name in self.names:
-            out.append(name[: cell - 1].rjust(cell), style="bold")
+        for name in short:
+            out.append(name.rjust(cell), style="bold")
         for i, row in enumerate(self.matrix):
             total = sum(row) or 1
-            out.append("\n" + self.names[i][:9].ljust(label), style="bold")
+            out.append("\n" + short[i].ljust(label), style="bold")
             for j, value in enumerate(row):
                 out.append(str(value).rjust(cell), style=cell_style(value / total, i == j))
         return out

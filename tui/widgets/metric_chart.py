@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +30,43 @@ class ChartSpec:
     xlabel: str = ""
     xlim: tuple[float, float] | None = None
     vline: float | None = None  # e.g. the current step
+    # Shorter titles, tried in order when the chart is too narrow for ``title``.
+    short_titles: tuple[str, ...] = ()
+    whole_x: bool = False  # steps and epochs: only whole-number ticks on the x axis
+    empty: str = "waiting for data"  # said in the title while no series has a point
+
+
+def fit_title(titles: Sequence[str], width: int) -> str:
+    """The first title that fits ``width`` columns (plotext drops a title that does not),
+    else the last one cut with an ellipsis."""
+    room = max(1, width - 2)
+    for title in titles:
+        if len(title) <= room:
+            return title
+    last = titles[-1] if titles else ""
+    return last[: room - 1] + "…" if len(last) > room else last
+
+
+def whole_ticks(lo: float, hi: float, most: int) -> list[int]:
+    """At most ``most`` whole-number ticks on a 1-2-5 ladder between ``lo`` and ``hi``:
+    a step or an epoch is never 1.25 or 32.8."""
+    first, last = math.ceil(lo), math.floor(hi)
+    if last < first:
+        return [round(lo)]
+    most = max(2, most)
+    span = last - first
+    stride = 1
+    while span // stride + 1 > most:
+        stride = _next_stride(stride)
+    start = -(-first // stride) * stride
+    ticks = list(range(start, last + 1, stride))
+    return ticks or [first]
+
+
+def _next_stride(stride: int) -> int:
+    """1, 2, 5, 10, 20, 50, ..."""
+    lead = stride // 10 ** (len(str(stride)) - 1)
+    return stride * 5 // 2 if lead == 2 else stride * 2
 
 
 def thin(xs: Sequence[float], ys: Sequence[float],
@@ -51,6 +89,7 @@ class MetricChart(PlotextPlot):
         self.spec = ChartSpec(title)
         self._version = 0
         self._cache: tuple[object, RenderResult] | None = None
+        self._xrange: tuple[float, float] | None = None  # of the data or xlim; None: no data
 
     def render(self) -> RenderResult:
         """Build the plot only when its data, size or theme changed.
@@ -60,6 +99,7 @@ class MetricChart(PlotextPlot):
         """
         key = (self._version, self.size, self.app.theme)
         if self._cache is None or self._cache[0] != key:
+            self._fit_to_width(self.size.width)
             self._cache = (key, super().render())
         rendered = self._cache[1]
         return rendered.copy() if isinstance(rendered, Text) else rendered
@@ -67,27 +107,43 @@ class MetricChart(PlotextPlot):
     def on_mount(self) -> None:
         self.draw(self.spec)
 
+    def shown_title(self, width: int) -> str:
+        """The title as drawn at ``width`` columns (with the empty note while no data)."""
+        spec = self.spec
+        titles = [spec.title, *spec.short_titles]
+        if not self._xrange:
+            titles = [f"{t} ({spec.empty})" for t in titles] + [spec.empty]
+        return fit_title(titles, width)
+
+    def _fit_to_width(self, width: int) -> None:
+        """What depends on the width: the title that fits and the number of ticks."""
+        self.plt.title(self.shown_title(width))
+        if self.spec.whole_x and self._xrange:
+            ticks = whole_ticks(*self._xrange, most=(width - 8) // 7)
+            self.plt.xticks(ticks, [str(t) for t in ticks])
+
     def draw(self, spec: ChartSpec) -> None:
         self.spec = spec
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(spec.title)
         if spec.xlabel:
             plt.xlabel(spec.xlabel)
-        has_data = False
+        lows: list[float] = []
+        highs: list[float] = []
         for s in spec.series:
             xs, ys = thin(s.xs, s.ys)
             if not xs:
                 continue
-            has_data = True
+            lows.append(min(xs))
+            highs.append(max(xs))
             plt.plot(xs, ys, label=s.label, color=s.color, marker=s.marker,
                      yside="right" if s.right else "left")
-        if not has_data:
-            plt.title(f"{spec.title} (waiting for data)")
+        # None while nothing is drawn: no ticks to place, and the title says it is empty.
+        self._xrange = (spec.xlim or (min(lows), max(highs))) if lows else None
         if spec.xlim is not None:
             plt.xlim(*spec.xlim)
-        if spec.vline is not None and has_data:
+        if spec.vline is not None and lows:
             plt.vline(spec.vline, "red")
         self._version += 1
         self.refresh()
