@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Literal
 
 from textual import on
@@ -12,16 +13,20 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from storage.runs import RunStore
+from tui import control
 from tui import format as fmt
 from tui.context import AppContext
 from tui.jobs import failure_text, job
 from tui.messages import (
     CancelRequested,
     CompareRequested,
+    DeleteRequested,
     DuplicateRequested,
     OpenRequested,
+    ResumeRequested,
     RunChanged,
     RunQueued,
+    WorkersChanged,
 )
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmDialog
@@ -30,7 +35,15 @@ from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
 from tui.screens.live import LiveRunScreen
 from tui.screens.new_run import NewRunScreen
+from tui.screens.workers import WorkersScreen
 from worker import launcher
+
+# Run actions offered in the palette wherever the screen has them: (action, title, help).
+RUN_COMMANDS = (
+    ("cancel_run", "Cancel run", "Asks first; says so when there is nothing to cancel"),
+    ("resume_run", "Resume run", "Requeue a stopped run from its last checkpoint"),
+    ("delete_run", "Delete run", "Asks first, saying how much it frees"),
+)
 
 
 class CifarTui(App[None]):
@@ -57,8 +70,12 @@ class CifarTui(App[None]):
             yield SystemCommand("Open selected run", "Live view or detail", screen.action_open)
             yield SystemCommand("Duplicate selected run", "New run form prefilled",
                                 screen.action_duplicate)
-            yield SystemCommand("Cancel selected run", "Asks first", screen.action_cancel_run)
             yield SystemCommand("Cycle sort column", "Sort the history", screen.action_cycle_sort)
+        for action, title, helptext in RUN_COMMANDS:
+            if method := getattr(screen, f"action_{action}", None):
+                yield SystemCommand(title, helptext, method)
+        yield SystemCommand("Workers", "Start, stop and watch this store's worker",
+                            self.action_workers)
         yield SystemCommand("Help", "Every key, by screen", self.action_help)
         yield from super().get_system_commands(screen)
 
@@ -66,6 +83,10 @@ class CifarTui(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_workers(self) -> None:
+        if not isinstance(self.screen, WorkersScreen):
+            self.push_screen(WorkersScreen())
 
     def action_home(self) -> None:
         while len(self.screen_stack) > 1:
@@ -97,6 +118,12 @@ class CifarTui(App[None]):
     def _changed(self) -> None:
         self._refresh_home()
 
+    @on(WorkersChanged)
+    def _workers_changed(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.poll()  # the worker hint on the status line
+
     def _refresh_home(self) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, HomeScreen):
@@ -110,16 +137,47 @@ class CifarTui(App[None]):
         text = failure_text(event.worker.error, lambda exc: launcher.save_traceback(exc, "tui"))
         self.notify(text, title="Failed", severity="error", timeout=10)
 
-    # -- cancelling (asked from home, live and detail) ---------------------------
+    # -- run actions (asked from home, live and detail) ----------------------------
     @on(CancelRequested)
     def _cancel_asked(self, event: CancelRequested) -> None:
+        self._decide("cancel", event.run_id)
+
+    @on(ResumeRequested)
+    def _resume_asked(self, event: ResumeRequested) -> None:
+        self._decide("resume", event.run_id)
+
+    @on(DeleteRequested)
+    def _delete_asked(self, event: DeleteRequested) -> None:
+        self._decide("delete", event.run_id)
+
+    @job("decide")
+    def _decide(self, action: str, run_id: int) -> None:
+        """Read the run as it is now, then ask a question matching what a yes does,
+        or say why it cannot be done without asking at all."""
+        store = self.ctx.store
+        run = store.get_run(run_id)
+        plan: control.Plan
+        if action == "cancel":
+            plan, go = control.cancel_plan(run), partial(self._cancel, run_id)
+        elif action == "resume":
+            checkpoint = control.last_checkpoint(run)
+            plan = control.resume_plan(run, checkpoint, self.ctx.worker_alive())
+            go = partial(self._resume, run_id, checkpoint)
+        else:
+            plan = control.delete_plan(run, store.run_files(run_id, run.checkpoints.values()))
+            go = partial(self._delete_now, run_id)
+        self.call_from_thread(self._ask, plan, go)
+
+    def _ask(self, plan: control.Plan, go: Callable[[], object]) -> None:
+        if isinstance(plan, control.Refuse):
+            self.notify(plan.reason, severity="warning")
+            return
+
         def answered(yes: bool | None) -> None:
             if yes:
-                self._cancel(event.run_id)
+                go()
 
-        self.push_screen(ConfirmDialog(f"Cancel run #{event.run_id}? "
-                                       "A running run stops after its current step.",
-                                       yes="Cancel run"), answered)
+        self.push_screen(ConfirmDialog(plan.question, yes=plan.yes), answered)
 
     @job("cancel")
     def _cancel(self, run_id: int) -> None:
@@ -127,6 +185,39 @@ class CifarTui(App[None]):
         words = ("cancelled" if outcome == "cancelled"
                  else "asked to stop (the worker stops it shortly)")
         self.call_from_thread(self.notify, f"Run #{run_id} {words}.")
+        self.post_message(RunChanged(run_id))
+
+    @job("resume")
+    def _resume(self, run_id: int, checkpoint: str | None) -> None:
+        """As `cifar-tui resume`: requeue, then start this store's worker if none lives."""
+        store = self.ctx.store
+        store.requeue_for_resume(run_id, checkpoint)
+        started = ""
+        if not self.ctx.worker_alive():
+            started = f"; started this store's worker (pid {self.ctx.start_worker(store.url)})"
+        how = "from its last checkpoint" if checkpoint else "from the start"
+        self.call_from_thread(self.notify, f"Run #{run_id} requeued to resume {how}{started}.")
+        self.post_message(RunChanged(run_id))
+        if started:
+            self.post_message(WorkersChanged())
+
+    def _delete_now(self, run_id: int) -> None:
+        # Leave the run's own screens first, so none polls a run that is gone.
+        while len(self.screen_stack) > 1 and getattr(self.screen, "run_id", None) == run_id:
+            self.pop_screen()
+        self._delete(run_id)
+
+    @job("delete")
+    def _delete(self, run_id: int) -> None:
+        """As `cifar-tui rm`: the run and its metrics, then the files this store owns."""
+        store = self.ctx.store
+        recorded = store.get_run(run_id).checkpoints.values()
+        store.delete_run(run_id)  # refuses a run that started running meanwhile
+        freed, left = store.remove_run_files(run_id, recorded)
+        said = f" and {control.size_text(freed)} of checkpoints and logs" if freed else ""
+        if left:
+            said += f"; kept {len(left)} file(s) outside this store's folder"
+        self.call_from_thread(self.notify, f"Deleted run #{run_id}{said}.")
         self.post_message(RunChanged(run_id))
 
 
@@ -138,12 +229,15 @@ def make_app(
     clock: fmt.Clock = fmt.utc_now,
     start_worker: Callable[[str], int] | None = None,
     worker_alive: Callable[[], bool] | None = None,
+    live_workers: Callable[[], list[launcher.WorkerInfo]] | None = None,
+    stop_worker: Callable[[], bool] | None = None,
 ) -> CifarTui:
     """Build the app for ``main()`` and the tests alike.
 
-    ``start_worker`` and ``worker_alive`` default to the real launcher, for this store's
-    own worker (another store's never claims its runs); tests pass recorders so no
-    process is spawned. ``poll_interval=None`` turns live polling off.
+    ``start_worker``, ``worker_alive``, ``live_workers`` and ``stop_worker`` default to
+    the real launcher, for this store's own worker (another store's never claims its
+    runs); tests pass recorders so no process is spawned. ``poll_interval=None`` turns
+    live polling off.
     """
     store = store or RunStore(db_url)
     ctx = AppContext(
@@ -155,8 +249,16 @@ def make_app(
             lambda url: launcher.start_worker(url, store.store_id, "auto")),
         worker_alive=worker_alive or (
             lambda: launcher.any_live_worker(store.store_id) is not None),
+        live_workers=live_workers or launcher.all_live_workers,
+        stop_worker=stop_worker or partial(_stop_own_workers, store),
     )
     return CifarTui(ctx)
+
+
+def _stop_own_workers(store: RunStore) -> bool:
+    """Stop this store's workers on every device (as `worker --stop`); never another's."""
+    mine = [w for w in launcher.all_live_workers() if w.store_id == store.store_id]
+    return all([launcher.stop_worker(store.store_id, w.device) for w in mine])
 
 
 def active_counts(store: RunStore) -> dict[Literal["queued", "running"], int]:

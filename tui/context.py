@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
 
     from storage.runs import RunStore
+    from worker.launcher import WorkerInfo
 
 
 @dataclass
@@ -25,6 +26,8 @@ class AppContext:
     poll_interval: float | None  # None: load once, never poll (snapshots)
     start_worker: Callable[[str], int]  # db url -> pid
     worker_alive: Callable[[], bool]
+    live_workers: Callable[[], list[WorkerInfo]]  # every store's, for the workers panel
+    stop_worker: Callable[[], bool]  # this store's workers; True when all stopped
 
 
 def context_of(node: DOMNode) -> AppContext:

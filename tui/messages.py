@@ -48,3 +48,22 @@ class CancelRequested(Message):
     """Ask (with a confirmation) to cancel a run."""
 
     run_id: int
+
+
+@dataclass
+class ResumeRequested(Message):
+    """Ask (with a confirmation saying from where) to requeue a stopped run."""
+
+    run_id: int
+
+
+@dataclass
+class DeleteRequested(Message):
+    """Ask (with a confirmation saying what is freed) to delete a run and its files."""
+
+    run_id: int
+
+
+@dataclass
+class WorkersChanged(Message):
+    """This UI started or stopped a worker: the home line's worker hint is stale."""

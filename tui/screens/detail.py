@@ -22,7 +22,14 @@ from storage.records import RunDetail
 from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
-from tui.messages import CancelRequested, DuplicateRequested, OpenRequested, RunChanged
+from tui.messages import (
+    CancelRequested,
+    DeleteRequested,
+    DuplicateRequested,
+    OpenRequested,
+    ResumeRequested,
+    RunChanged,
+)
 from tui.widgets.confusion_grid import ConfusionGrid
 
 STACK_BELOW = 112  # columns: per-class bars (~40) and the confusion grid (66) side by side
@@ -104,6 +111,11 @@ class RunDetailScreen(Screen[None]):
         Binding("D", "duplicate", "Duplicate"),
         Binding("l", "live", "Live"),
         Binding("x", "cancel_run", "Cancel run"),
+        # Kept out of the crowded footer (help and the palette list them; home's status
+        # line points at w when queued runs have no worker).
+        Binding("R", "resume_run", "Resume a stopped run", show=False),
+        Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
+        Binding("w", "app.workers", "Workers", show=False),
         Binding("e", "edit_notes", "Notes"),
         Binding("t", "edit_tags", "Tags"),
     ]
@@ -286,3 +298,9 @@ class RunDetailScreen(Screen[None]):
 
     def action_cancel_run(self) -> None:
         self.post_message(CancelRequested(self.run_id))
+
+    def action_resume_run(self) -> None:
+        self.post_message(ResumeRequested(self.run_id))
+
+    def action_delete_run(self) -> None:
+        self.post_message(DeleteRequested(self.run_id))

@@ -23,8 +23,16 @@ from storage.records import RunFilter, RunSummary
 from storage.schema import STATUSES
 from tui import format as fmt
 from tui.context import context_of
+from tui.control import worker_hint
 from tui.jobs import job
-from tui.messages import CancelRequested, CompareRequested, DuplicateRequested, OpenRequested
+from tui.messages import (
+    CancelRequested,
+    CompareRequested,
+    DeleteRequested,
+    DuplicateRequested,
+    OpenRequested,
+    ResumeRequested,
+)
 from tui.widgets.run_table import RunTable
 
 PAGE = 100
@@ -41,6 +49,11 @@ class HomeScreen(Screen[None]):
         Binding("D", "duplicate", "Dup"),
         Binding("c", "compare", "Compare"),
         Binding("x", "cancel_run", "Cancel"),
+        # Kept out of the crowded footer (help and the palette list them; home's status
+        # line points at w when queued runs have no worker).
+        Binding("R", "resume_run", "Resume a stopped run", show=False),
+        Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
+        Binding("w", "app.workers", "Workers", show=False),
         Binding("s", "cycle_sort", "Sort"),
         Binding("r", "reverse_sort", "Reverse sort", show=False),
         Binding("slash", "search", "Search", key_display="/", show=False),
@@ -69,6 +82,7 @@ class HomeScreen(Screen[None]):
         self.generation = 0
         self.loading_more = False
         self.active_ids: set[int] = set()
+        self.queued = 0  # queued runs at the last poll: with no worker, the line says so
         self.worker_alive = False
 
     def compose(self) -> ComposeResult:
@@ -156,6 +170,7 @@ class HomeScreen(Screen[None]):
         table.now = context_of(self).clock()
         self.worker_alive = event.worker_alive
         self.active_ids = {r.id for r in event.runs if r.status in fmt.ACTIVE}
+        self.queued = sum(r.status == "queued" for r in event.runs)
         if event.total != self.total:
             self.reload(keep_loaded=True)  # runs were added or removed: the pages are stale
             return
@@ -172,7 +187,7 @@ class HomeScreen(Screen[None]):
         active = len(self.active_ids)
         if active:
             parts.append(f"{active} queued/running")
-        parts.append("worker alive" if self.worker_alive else "no worker")
+        parts.append(worker_hint(self.queued, self.worker_alive))
         if self.total == 0:
             which = "No runs match." if self.filter != RunFilter() else "No runs yet."
             parts = [f"{which} Press n to queue one."]
@@ -240,6 +255,14 @@ class HomeScreen(Screen[None]):
     def action_cancel_run(self) -> None:
         if run := self._current():
             self.post_message(CancelRequested(run.id))
+
+    def action_resume_run(self) -> None:
+        if run := self._current():
+            self.post_message(ResumeRequested(run.id))
+
+    def action_delete_run(self) -> None:
+        if run := self._current():
+            self.post_message(DeleteRequested(run.id))
 
     def action_compare(self) -> None:
         marked = self.query_one(RunTable).marked

@@ -21,7 +21,13 @@ from storage.records import RunDetail, StepRow
 from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
-from tui.messages import CancelRequested, DuplicateRequested, OpenRequested
+from tui.messages import (
+    CancelRequested,
+    DeleteRequested,
+    DuplicateRequested,
+    OpenRequested,
+    ResumeRequested,
+)
 from tui.widgets.metric_chart import ChartSpec, MetricChart, Series
 from tui.widgets.progress_header import ProgressHeader
 
@@ -30,6 +36,11 @@ class LiveRunScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("x", "cancel_run", "Cancel run"),
+        # Kept out of the crowded footer (help and the palette list them; home's status
+        # line points at w when queued runs have no worker).
+        Binding("R", "resume_run", "Resume a stopped run", show=False),
+        Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
+        Binding("w", "app.workers", "Workers", show=False),
         Binding("d", "detail", "Detail"),
         Binding("D", "duplicate", "Duplicate"),
     ]
@@ -137,6 +148,12 @@ class LiveRunScreen(Screen[None]):
 
     def action_cancel_run(self) -> None:
         self.post_message(CancelRequested(self.run_id))
+
+    def action_resume_run(self) -> None:
+        self.post_message(ResumeRequested(self.run_id))
+
+    def action_delete_run(self) -> None:
+        self.post_message(DeleteRequested(self.run_id))
 
     def action_detail(self) -> None:
         self.post_message(OpenRequested(self.run_id, "detail"))
