@@ -109,9 +109,10 @@ async def test_an_open_detail_screen_picks_up_notes_tags_and_status_from_polls(
         store.set_note(run_id, "written in another window")
         store.add_tag(run_id, "picked-up")
         store.request_cancel(run_id)
-        await until(pilot, lambda: value(screen, "notes") == "written in another window")
-        assert value(screen, "tags") == "picked-up, sweep"
-        assert screen.run is not None and screen.run.status == "cancelled"
+        # One poll may land between these writes: wait for a refresh that saw all three.
+        await until(pilot, lambda: value(screen, "notes") == "written in another window"
+                    and value(screen, "tags") == "picked-up, sweep"
+                    and screen.run is not None and screen.run.status == "cancelled")
 
 
 async def test_a_refresh_never_touches_an_input_being_typed_in(
