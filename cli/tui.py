@@ -16,6 +16,12 @@ def run_tui(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"cifar-tui: error: {exc}", file=sys.stderr)
         return 2
+    # After the store check (a bad --db is named either way), before any escape code: a
+    # pipe or a file would fill with them.
+    if not sys.stdout.isatty():
+        print("cifar-tui: the TUI needs a terminal; use `cifar-tui runs` to list runs",
+              file=sys.stderr)
+        return 2
     app.run()
     try:
         counts = active_counts(app.ctx.store)

@@ -228,6 +228,8 @@ def _need(spec: FieldSpec) -> str:
 
 
 def _number_problem(spec: FieldSpec, value: Any) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):  # inf > 0, so say what is wrong
+        return f"{spec.subject} must be a finite number, got {_shown(value)}"
     whole = isinstance(value, int) and not isinstance(value, bool)
     fits = (
         (whole if spec.kind is int else _is_number(value))

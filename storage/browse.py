@@ -89,7 +89,8 @@ class RunBrowser(StoreIdentity):
 
         def work(s: Session) -> None:
             self._status(s, run_id)
-            if s.get(Tag, (run_id, tag)) is None:
+            have = s.scalars(select(Tag.tag).where(Tag.run_id == run_id)).all()
+            if tag.casefold() not in {t.casefold() for t in have}:  # Sweep and sweep are one
                 s.add(Tag(run_id=run_id, tag=tag))
 
         self._write(work)

@@ -72,7 +72,12 @@ class RunStore(RunLeases):
             s.flush()
             if not chosen:
                 run.name = f"{config.model}-{run.id:04d}"
-            for tag in dict.fromkeys(t.strip() for t in tags if t.strip()):
+            # Tags differing only in case are one tag: the first spelling is kept.
+            unique: dict[str, str] = {}
+            for raw in tags:
+                if raw.strip():
+                    unique.setdefault(raw.strip().casefold(), raw.strip())
+            for tag in unique.values():
                 s.add(Tag(run_id=run.id, tag=tag))
             if claimed_by:
                 s.flush()

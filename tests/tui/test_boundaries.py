@@ -60,6 +60,7 @@ def test_quitting_says_what_keeps_running(
     with RunStore(url) as store:
         store.create_run(config_from_preset("seed", dataset="synthetic"))
     monkeypatch.setattr(tui.app.CifarTui, "run", lambda self, **_: None)  # the user quits at once
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # a terminal, not capsys's pipe
     assert main(["--db", url]) == 0
     out = capsys.readouterr().out
     assert "0 running and 1 queued run(s) keep going" in out

@@ -67,7 +67,7 @@ async def test_filter_by_status_model_tag_and_text(app, seeded) -> None:
         await pilot.press("slash", *"fast")
         await settle(pilot)
         assert table_ids(app) == [seeded["live"]]
-        assert "1 runs" in str(screen.query_one("#home-status", Static).render())
+        assert "1 run ·" in str(screen.query_one("#home-status", Static).render())
 
 
 async def test_rows_are_paged_in_as_the_cursor_nears_the_end(app, store, store_clock) -> None:

@@ -33,7 +33,7 @@ from tui.messages import (
     OpenRequested,
     ResumeRequested,
 )
-from tui.widgets.run_table import RunTable
+from tui.widgets.run_table import RunTable, failure_reason, runs_word
 
 PAGE = 100
 PREFETCH = 20  # rows before the end at which the next page is fetched
@@ -72,6 +72,11 @@ class HomeScreen(Screen[None]):
         runs: list[RunSummary]  # active runs plus any that just stopped being active
         total: int
         worker_alive: bool
+        gone: set[int]  # marked runs that no longer exist
+
+    @dataclass
+    class WorkerChecked(Message):
+        alive: bool
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,7 +88,8 @@ class HomeScreen(Screen[None]):
         self.loading_more = False
         self.active_ids: set[int] = set()
         self.queued = 0  # queued runs at the last poll: with no worker, the line says so
-        self.worker_alive = False
+        # None until the launcher has answered: a reconnect must not say "no worker" first.
+        self.worker_alive: bool | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filters"):
@@ -98,6 +104,7 @@ class HomeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(RunTable).focus()
         self.reload()
+        self._check_worker()
         interval = context_of(self).poll_interval
         if interval:
             self.set_interval(interval, self.poll)
@@ -136,9 +143,19 @@ class HomeScreen(Screen[None]):
         self.active_ids |= {r.id for r in event.runs if r.status in fmt.ACTIVE}
         self._show_status()
 
+    @job("home-worker")
+    def _check_worker(self) -> None:
+        self.post_message(self.WorkerChecked(context_of(self).worker_alive()))
+
+    @on(WorkerChecked)
+    def _worker_checked(self, event: WorkerChecked) -> None:
+        self.worker_alive = event.alive
+        self._show_status()
+
     @on(DataTable.RowHighlighted)
     def _maybe_load_more(self, event: DataTable.RowHighlighted) -> None:
         table = self.query_one(RunTable)
+        self._show_status()  # the highlighted run's failure reason
         if self.loading_more or table.row_count >= self.total:
             return
         if event.cursor_row >= table.row_count - PREFETCH:
@@ -147,10 +164,10 @@ class HomeScreen(Screen[None]):
 
     # -- live updates -------------------------------------------------------------
     def poll(self) -> None:
-        self._poll(set(self.active_ids), self.filter)
+        self._poll(set(self.active_ids), self.filter, list(self.query_one(RunTable).marked))
 
     @job("home-poll")
-    def _poll(self, was_active: set[int], flt: RunFilter) -> None:
+    def _poll(self, was_active: set[int], flt: RunFilter, marked: list[int]) -> None:
         ctx = context_of(self)
         ctx.store.reap_lost_runs()  # a run whose process is gone must not show "running"
         active = ctx.store.list_runs(RunFilter(status=fmt.ACTIVE), limit=500)
@@ -162,7 +179,13 @@ class HomeScreen(Screen[None]):
             except RunNotFound:
                 continue  # deleted since the last poll: nothing left to show
         total = ctx.store.count_runs(flt)
-        self.post_message(self.Polled([*active, *stopped], total, ctx.worker_alive()))
+        gone = set()
+        for run_id in marked:
+            try:
+                ctx.store.get_run(run_id)
+            except RunNotFound:
+                gone.add(run_id)
+        self.post_message(self.Polled([*active, *stopped], total, ctx.worker_alive(), gone))
 
     @on(Polled)
     def _polled(self, event: Polled) -> None:
@@ -171,6 +194,8 @@ class HomeScreen(Screen[None]):
         self.worker_alive = event.worker_alive
         self.active_ids = {r.id for r in event.runs if r.status in fmt.ACTIVE}
         self.queued = sum(r.status == "queued" for r in event.runs)
+        table.drop_marks(event.gone)
+        table.refresh_times()  # "created" ages and running times move with the clock
         if event.total != self.total:
             self.reload(keep_loaded=True)  # runs were added or removed: the pages are stale
             return
@@ -181,13 +206,19 @@ class HomeScreen(Screen[None]):
     def _show_status(self) -> None:
         table = self.query_one(RunTable)
         loaded = f" ({table.row_count:,} loaded)" if table.row_count < self.total else ""
-        parts = [f"{self.total:,} runs{loaded}"]
+        parts = [f"{runs_word(self.total)}{loaded}"]
+        run = table.current_run
+        if run is not None and run.status == "failed" and run.error:
+            # No room for a reason column at 80 columns: the highlighted run's goes first.
+            reason = failure_reason(run.error, max(20, self.size.width - 55))
+            parts.insert(0, f"#{run.id} failed: {reason}")
         if table.marked:
             parts.append(f"{len(table.marked)} marked: {' '.join(f'#{i}' for i in table.marked)}")
         active = len(self.active_ids)
         if active:
             parts.append(f"{active} queued/running")
-        parts.append(worker_hint(self.queued, self.worker_alive))
+        parts.append("checking worker…" if self.worker_alive is None
+                     else worker_hint(self.queued, self.worker_alive))
         if self.total == 0:
             which = "No runs match." if self.filter != RunFilter() else "No runs yet."
             parts = [f"{which} Press n to queue one."]

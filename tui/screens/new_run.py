@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -30,11 +30,20 @@ from engine.config import (
     parse_field,
     validate_field,
 )
-from engine.paths import data_folder_problem, pinned_data_dir
+from engine.paths import (
+    data_folder_problem,
+    downloads_allowed,
+    find_batches_dir,
+    pinned_data_dir,
+    resolve_data_dir,
+)
 from storage.leases import DEFAULT_RETRIES
+from tui import form_memory
 from tui.context import context_of
+from tui.devices import device_check
 from tui.jobs import job
 from tui.messages import RunQueued
+from tui.screens.confirm import ConfirmDialog
 
 # The form's rows, from the field table: grouped by section, in table order within
 # one. The preset has its own select at the top, since choosing one refills the form.
@@ -52,8 +61,13 @@ def as_text(value: Any) -> str:
 
 
 def parse_tags(text: str) -> list[str]:
-    """Comma-separated tags, each kept once; the store's 64-character limit, checked early."""
-    tags = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    """Comma-separated tags, each kept once (Sweep and sweep are one: the first spelling
+    stays, as in the store); the store's 64-character limit, checked early."""
+    unique: dict[str, str] = {}
+    for tag in (t.strip() for t in text.split(",")):
+        if tag:
+            unique.setdefault(tag.casefold(), tag)
+    tags = list(unique.values())
     for tag in tags:
         if len(tag) > 64:
             raise ValueError(f"a tag must be 1 to 64 characters, got {len(tag)}: {tag[:20]!r}...")
@@ -81,7 +95,7 @@ class NewRunScreen(Screen[int | None]):
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "Queue run", priority=True),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
         # A stray q on a select must not throw away a half-filled form; ctrl+q still quits.
         Binding("q", "stay", show=False),
     ]
@@ -97,6 +111,9 @@ class NewRunScreen(Screen[int | None]):
         super().__init__()
         self.source_run = source_run
         self.errors: dict[str, str] = {}
+        self.warnings: dict[str, str] = {}
+        self.touched: set[str] = set()  # fields the user changed: a preset keeps them
+        self.filled: dict[str, Any] = {}  # each field's value as last filled in
         self._filling = False
 
     def compose(self) -> ComposeResult:
@@ -123,6 +140,11 @@ class NewRunScreen(Screen[int | None]):
 
     def on_mount(self) -> None:
         self.fill(config_from_preset("seed"))
+        remembered = form_memory.last_data_dir()
+        if remembered and self.source_run is None:
+            with self.prevent(Input.Changed):
+                self.query_one("#f-data_dir", Input).value = self.filled["data_dir"] = remembered
+            self.check("data_dir")
         self.query_one("#f-name", Input).focus()
         if self.source_run is not None:
             self._load_source(self.source_run)
@@ -140,18 +162,34 @@ class NewRunScreen(Screen[int | None]):
             self.query_one("#preset", Select).value = chosen
 
     # -- filling and reading ----------------------------------------------------
-    def fill(self, config: RunConfig) -> None:
-        """Put a config's values into every field (a preset choice or a duplicate)."""
+    def fill(self, config: RunConfig, keep: set[str] | frozenset[str] = frozenset()) -> None:
+        """Put a config's values into every field but ``keep`` (a preset or a duplicate)."""
         self._filling = True
-        for spec in ROWS:
-            value = getattr(config, spec.name)
-            widget = self.query_one(f"#f-{spec.name}")
-            if isinstance(widget, Input):
-                widget.value = as_text(value)
-            else:  # a Select or a Checkbox
-                widget.value = bool(value) if spec.kind is bool else value  # type: ignore[attr-defined]
+        # Changed messages land after this returns: they must not count as the user's edits.
+        with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
+            for spec in ROWS:
+                if spec.name in keep:
+                    continue
+                value = getattr(config, spec.name)
+                widget = self.query_one(f"#f-{spec.name}")
+                if isinstance(widget, Input):
+                    value = as_text(value)
+                elif spec.kind is bool:
+                    value = bool(value)
+                widget.value = self.filled[spec.name] = value  # type: ignore[attr-defined]
         self._filling = False
+        self._sync_momentum()
         self.validate_all()
+
+    def _sync_momentum(self) -> None:
+        """Momentum and Nesterov only mean something to sgd: grey them out otherwise."""
+        sgd = self.query_one("#f-optimizer", Select).value == "sgd"
+        for name in ("momentum", "nesterov"):
+            self.query_one(f"#f-{name}").disabled = not sgd
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.touched) or bool(self.query_one(f"#f-{TAGS}", Input).value.strip())
 
     def read_field(self, name: str) -> Any:
         """The field's parsed value; raises ValueError with the CLI's message."""
@@ -178,31 +216,53 @@ class NewRunScreen(Screen[int | None]):
             problem = None
         except ValueError as exc:
             problem = str(exc)
+        warning = None
         if name in ("data_dir", "dataset") and problem is None:
-            problem = self._data_problem()
+            problem, warning = self._data_problem()
             name = "data_dir"
-        self._show_error(name, problem)
+        elif name == "device" and problem is None:
+            problem, warning = device_check(self.read_field("device"))
+        self._show_error(name, problem, warning)
 
-    def _data_problem(self) -> str | None:
+    def _data_problem(self) -> tuple[str | None, str | None]:
+        """(problem, warning): the CLI's check, and a warning when the data must be fetched
+        first (the run downloads it, and fails if this machine is offline)."""
         try:
-            return data_folder_problem(self.read_field("dataset"), self.read_field("data_dir"))
+            dataset, data_dir = self.read_field("dataset"), self.read_field("data_dir")
         except ValueError:
-            return None
+            return None, None
+        problem = data_folder_problem(dataset, data_dir)
+        if problem or dataset != "cifar10":
+            return problem, None
+        root = resolve_data_dir(data_dir)
+        if find_batches_dir(root) is None and downloads_allowed():
+            return None, f"no CIFAR-10 in {root} yet: the run downloads it first (~170 MB)"
+        return None, None
 
-    def _show_error(self, name: str, problem: str | None) -> None:
-        if problem:
-            self.errors[name] = problem
-        else:
-            self.errors.pop(name, None)
+    def _show_error(self, name: str, problem: str | None, warning: str | None = None) -> None:
+        for table, text in ((self.errors, problem), (self.warnings, warning)):
+            if text:
+                table[name] = text
+            else:
+                table.pop(name, None)
         error = self.query_one(f"#e-{name}", Static)
-        error.update(problem or "")
-        error.set_class(bool(problem), "shown")
+        error.update(problem or warning or "")
+        error.set_class(bool(problem or warning), "shown")
+        error.set_class(bool(warning and not problem), "warning")
         self.query_one(f"#f-{name}").set_class(bool(problem), "invalid")
+        self._show_summary()
+
+    def _show_summary(self) -> None:
         summary = self.query_one("#form-summary", Static)
         count = len(self.errors)
-        summary.update(f"{count} field{'s' if count != 1 else ''} to fix" if count
-                       else "ready: ctrl+s queues the run")
+        if count:
+            summary.update(f"{count} field{'s' if count != 1 else ''} to fix")
+        elif self.warnings:
+            summary.update(f"check: {next(iter(self.warnings.values()))} · ctrl+s queues")
+        else:
+            summary.update("ready: enter or ctrl+s queues the run")
         summary.set_class(bool(count), "has-errors")
+        summary.set_class(not count and bool(self.warnings), "has-warnings")
 
     def build_config(self) -> RunConfig:
         preset = self.query_one("#preset", Select).value
@@ -214,15 +274,53 @@ class NewRunScreen(Screen[int | None]):
     # -- events -----------------------------------------------------------------
     @on(Select.Changed, "#preset")
     def _preset_chosen(self, event: Select.Changed) -> None:
-        if event.value != NO_PRESET and not self._filling:
-            self.fill(config_from_preset(str(event.value)))
+        if event.value == NO_PRESET or self._filling:
+            return
+        preset = str(event.value)
+        # The preset sets its own fields; what the user typed elsewhere (name, data dir,
+        # limit...) stays.
+        keep = (self.touched | {"name", "data_dir"}) - set(PRESETS[preset])
+        self.fill(config_from_preset(preset), keep=keep)
+        self.touched -= set(PRESETS[preset])
 
     @on(Input.Changed)
     @on(Select.Changed)
-    def _field_changed(self, event: Input.Changed | Select.Changed) -> None:
+    @on(Checkbox.Changed)
+    def _field_changed(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
         widget_id = event.control.id or ""
         if widget_id.startswith("f-") and not self._filling:
-            self.check(widget_id[2:])
+            # A select says Changed once mounted: only a value unlike the filled one is an edit.
+            name = widget_id[2:]
+            if event.value == self.filled.get(name, object()):
+                self.touched.discard(name)
+            else:
+                self.touched.add(name)
+            if widget_id == "f-optimizer":
+                self._sync_momentum()
+            if not isinstance(event, Checkbox.Changed):
+                self.check(name)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # A dropdown opens below its select: centred, it has room above the footer at 80x24.
+        if isinstance(event.widget, Select) and event.widget.id != "preset":
+            self.query_one("#form", VerticalScroll).scroll_to_center(event.widget, animate=False)
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        self.action_submit()  # enter queues like ctrl+s; with problems it shows the first
+
+    def action_back(self) -> None:
+        """esc: leave, asking first when something was typed."""
+        if not self.changed:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmDialog("Discard this new run? What you typed is lost.",
+                                           yes="Discard"), answered)
 
     @on(Button.Pressed, "#queue")
     def action_submit(self) -> None:
@@ -240,17 +338,20 @@ class NewRunScreen(Screen[int | None]):
         except (ValueError, ConfigError) as exc:
             self.notify(str(exc), title="Not queued", severity="error")
             return
-        self._queue(config, tags)
+        typed_dir = bool(self.query_one("#f-data_dir", Input).value.strip())
+        self._queue(config, tags, remember=typed_dir and config.dataset == "cifar10")
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
-        self.dismiss(None)
+        self.action_back()
 
     @job("form-queue")
-    def _queue(self, config: RunConfig, tags: list[str]) -> None:
+    def _queue(self, config: RunConfig, tags: list[str], remember: bool = False) -> None:
         ctx = context_of(self)
         run_id = ctx.store.create_run(config, name=config.name, tags=tags,
                                       max_retries=DEFAULT_RETRIES)
+        if remember and config.data_dir:
+            form_memory.remember_data_dir(config.data_dir)  # prefilled next time
         pid = None if ctx.worker_alive() else ctx.start_worker(ctx.store.url)
         self.app.call_from_thread(self._queued, run_id, pid)
 

@@ -24,9 +24,9 @@ from tui import format as fmt
 COLUMNS: tuple[tuple[str, str, str, int | None], ...] = (
     ("id", "id", "id", 7),
     ("name", "name", "name", None),
-    ("model", "model", "model", 10),
-    ("status", "status", "status", 12),
-    ("epochs", "ep", "current_epoch", 6),
+    ("model", "model", "model", 6),
+    ("status", "status", "status", 13),  # " running 100%"
+    ("epochs", "ep", "current_epoch", 8),  # " 100/200"
     ("best", "val", "best_val_acc", 7),
     ("test", "test", "test_acc", 7),
     ("duration", "time", "duration_s", 10),
@@ -35,6 +35,47 @@ COLUMNS: tuple[tuple[str, str, str, int | None], ...] = (
 SORT_KEYS = [c[0] for c in COLUMNS]
 STORE_SORT = {c[0]: c[2] for c in COLUMNS}
 MIN_NAME = 10
+MODEL_SHORT = {"resnet9": "rn9", "resnet18": "rn18", "resnet18-seed": "rn18s"}
+TIME_COLUMNS = ("duration", "created")  # cells that age with the clock
+
+
+def fit(text: str, width: int) -> str:
+    """Cut in the middle with an ellipsis: run names share a prefix and differ at the end
+    (resnet9-001, resnet9-002), so the end must stay in view."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail = (width - 1) // 2
+    return f"{text[:width - 1 - tail]}…{text[len(text) - tail:] if tail else ''}"
+
+
+def name_cell(name: str, tags: Iterable[str], width: int) -> Text:
+    """The name, then its tags dimmed (#sweep) in whatever room the name leaves."""
+    shown = fit(name, width)
+    cell = Text(f" {shown}", no_wrap=True)
+    tag_text = " ".join(f"#{t}" for t in tags)
+    room = width - len(shown) - 1
+    if tag_text and room >= 4:  # fewer than "#ab…" says nothing
+        cell.append(" " + (tag_text if len(tag_text) <= room else tag_text[:room - 1] + "…"),
+                    style="dim")
+    return cell
+
+
+def status_text(run: RunSummary) -> str:
+    if run.status == "running" and run.total_steps:
+        return f"running {100 * (run.current_step or 0) // run.total_steps}%"
+    return run.status
+
+
+def failure_reason(error: str | None, width: int = 200) -> str:
+    """A failed run's first error line, short: the table's status line shows it."""
+    first = next((line.strip() for line in (error or "").splitlines() if line.strip()), "")
+    return first if len(first) <= width else first[:width - 1] + "…"
+
+
+def runs_word(count: int) -> str:
+    return f"{count:,} run{'' if count == 1 else 's'}"
 
 
 class RunTable(DataTable[Text]):
@@ -66,6 +107,7 @@ class RunTable(DataTable[Text]):
         self.marked: list[int] = []
         self.summaries: dict[int, RunSummary] = {}
         self.now = fmt.utc_now()
+        self.name_width = MIN_NAME - 1
 
     def on_mount(self) -> None:
         for key, label, _, width in COLUMNS:
@@ -83,7 +125,14 @@ class RunTable(DataTable[Text]):
         if column is not None:
             column.width = max(MIN_NAME, spare)
             self._require_update_dimensions = True
+            if column.width - 1 != self.name_width:  # names are cut to fit: cut them again
+                self.name_width = column.width - 1
+                for run in list(self.summaries.values()):
+                    self.update_cell(str(run.id), "name", self._name_cell(run))
             self.refresh()
+
+    def _name_cell(self, run: RunSummary) -> Text:
+        return name_cell(run.name, run.tags, self.name_width)
 
     def _header(self, key: str, label: str) -> Text:
         if key != self.sort_key:
@@ -127,9 +176,6 @@ class RunTable(DataTable[Text]):
     def cells(self, run: RunSummary) -> list[Text]:
         now = self.now
         mark = "●" if run.id in self.marked else " "
-        status = run.status
-        if status == "running" and run.total_steps:
-            status = f"running {100 * (run.current_step or 0) // run.total_steps}%"
         seconds = fmt.elapsed(run.started_at, run.finished_at, run.duration_s, now)
         if run.status == "running":
             left = fmt.eta(run.current_step, run.total_steps, seconds)
@@ -138,10 +184,10 @@ class RunTable(DataTable[Text]):
             time_cell = fmt.duration(seconds)
         return [
             Text(f"{mark}{run.id}", style="bold magenta" if run.id in self.marked else ""),
-            Text(f" {run.name}"),
-            Text(f" {run.model.replace('resnet', 'rn')}"),
-            Text(f" {status}", style=fmt.STATUS_COLOURS.get(run.status, "")),
-            Text(f" {fmt.epochs_progress(run.current_epoch, run.epochs)}"),
+            self._name_cell(run),
+            Text(f" {fit(MODEL_SHORT.get(run.model, run.model), 5)}"),
+            Text(f" {status_text(run)}", style=fmt.STATUS_COLOURS.get(run.status, "")),
+            Text(f" {fit(fmt.epochs_progress(run.current_epoch, run.epochs), 7)}"),
             Text(fmt.pct(run.best_val_acc), justify="right"),
             Text(fmt.pct(run.test_acc), justify="right"),
             Text(f" {time_cell}"),
@@ -171,6 +217,24 @@ class RunTable(DataTable[Text]):
         self.summaries[run.id] = run
         for (key, *_), cell in zip(COLUMNS, self.cells(run), strict=False):
             self.update_cell(str(run.id), key, cell)
+
+    def refresh_times(self) -> None:
+        """Redraw the cells that age with the clock ("3m ago", a running run's time)."""
+        for run in self.summaries.values():
+            cells = dict(zip((c[0] for c in COLUMNS), self.cells(run), strict=True))
+            for key in TIME_COLUMNS:
+                self.update_cell(str(run.id), key, cells[key])
+
+    def drop_marks(self, run_ids: Iterable[int]) -> None:
+        """Unmark runs that are gone (deleted here or elsewhere)."""
+        gone = [i for i in run_ids if i in self.marked]
+        if not gone:
+            return
+        self.marked = [i for i in self.marked if i not in gone]
+        for run_id in gone:
+            if run_id in self.summaries:
+                self.update_run(self.summaries[run_id])
+        self.post_message(self.MarksChanged(list(self.marked)))
 
     @property
     def current_run_id(self) -> int | None:
