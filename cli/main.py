@@ -23,7 +23,7 @@ class CliParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import history, store, train, worker
+    from cli import history, settings, store, train, worker
 
     parser = CliParser(
         prog="cifar-tui",
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.register(sub)
     history.register(sub)
     store.register(sub)
+    settings.register(sub)
     return parser
 
 

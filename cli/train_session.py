@@ -102,6 +102,10 @@ class TrainOutcome:
             out.print(f"  best checkpoint: {f.checkpoint_best}", highlight=False)
 
 
+def _warn(text: str) -> None:
+    print(f"cifar-tui: {text}", file=sys.stderr)
+
+
 def _status(final: TrainingEvent) -> str:
     return {RunFinished: "completed", RunFailed: "failed",
             RunCancelled: "cancelled"}.get(type(final), "unknown")
@@ -184,9 +188,11 @@ class TrainSession:
         from worker.recorder import open_foreground_run
 
         try:
-            return open_foreground_run(self.db_url, self.config, max_retries=self.retries)
+            recorder = open_foreground_run(self.db_url, self.config, max_retries=self.retries)
         except StoreError as exc:
             raise CliError(str(exc)) from None
+        recorder.announce = _warn  # the run's end goes to the webhook, a failure to stderr
+        return recorder
 
     def _event_handler(self, recorder: StoreRecorder | None,
                        progress: Progress) -> Callable[[TrainingEvent], None]:

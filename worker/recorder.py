@@ -38,8 +38,11 @@ class StoreRecorder:
     buffer fills); anything else is written at once, after the buffered steps."""
 
     def __init__(self, store: RunStore, run_id: int, flush_seconds: float = FLUSH_SECONDS,
-                 owns_store: bool = False, worker_id: str = ""):
+                 owns_store: bool = False, worker_id: str = "",
+                 announce: Callable[[str], None] | None = None):
         self.store = store
+        # Set by the process that ends runs: the end goes to the webhook, failures to this log.
+        self.announce = announce
         self.run_id = run_id
         self.worker_id = worker_id  # who holds the run's lease
         self.flush_seconds = flush_seconds
@@ -67,12 +70,29 @@ class StoreRecorder:
         elif isinstance(event, RunFinished):
             self.done = True
             self.store.finish_run(self.run_id, event)
+            self._announce("completed", val_acc=event.final_val_acc)
         elif isinstance(event, RunFailed):
             self.done = True
             self.store.fail_run(self.run_id, event.reason, event.traceback)
+            self._announce("failed", error=event.reason)
         elif isinstance(event, RunCancelled):
             self.done = True
             self.store.mark_cancelled(self.run_id)
+
+    def _announce(self, status: str, val_acc: float | None = None,
+                  error: str | None = None) -> None:
+        """Tell the run's end (webhook), after it is recorded; never fails the run."""
+        if self.announce is None:
+            return
+        from worker.notify import announce_end
+
+        def name() -> str | None:  # read only when a webhook is set
+            try:
+                return self.store.get_run(self.run_id).name
+            except StoreError:
+                return None  # the message goes out without the name
+
+        announce_end(self.run_id, name, status, val_acc, error, self.announce)
 
     def flush(self) -> None:
         if self._steps:

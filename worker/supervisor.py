@@ -185,6 +185,9 @@ class Worker:
                       "fix its permissions or `cifar-tui store --artifact-root PATH`")
             self.store.fail_run(run_id, reason)
             self._log(f"run {run_id}: failed: {reason}")
+            from worker.notify import announce_end
+
+            announce_end(run_id, claimed.name, "failed", None, reason, self._log)
             return
         owner = f"{self.store_id}/run-{run_id}"
         log_file = run_dir / "train.log"
@@ -215,7 +218,7 @@ class RunSupervision:
         # every store call retried a few times: a full disk or a lost server may pass
         self.store = RetryingStore(worker.store, worker._log)
         self.child, self.events, self.stop_flag = child, events, stop_flag
-        self.recorder = StoreRecorder(self.store, run_id)
+        self.recorder = StoreRecorder(self.store, run_id, announce=worker._log)  # + webhook
         self.last_beat = time.monotonic()
         self.cancel_asked_at: float | None = None
         self.cancel_reason = "cancelled"  # or "interrupted" when the worker itself is stopping
