@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from storage.records import RunSummary
 from storage.runs import RunStore
 from tui import control
 from tui import format as fmt
@@ -28,6 +29,7 @@ from tui.messages import (
     RunQueued,
     WorkersChanged,
 )
+from tui.run_watch import RunWatch
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.detail import RunDetailScreen
@@ -57,6 +59,38 @@ class CifarTui(App[None]):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
+        self.run_watch = RunWatch()
+
+    def on_mount(self) -> None:
+        # Every screen's notifications come from here, so a run's end is told over any screen.
+        if self.ctx.poll_interval:
+            self.watch_runs()  # take stock now: runs already ended are never told
+            self.set_interval(self.ctx.poll_interval, self.watch_runs)
+
+    @job("run-watch")
+    def watch_runs(self) -> None:
+        """Tell each run that completed or failed since the last poll; ring unless told not to."""
+        ended = self.run_watch.poll(self.ctx.store)
+        if not ended:
+            return
+        from engine.settings import SettingsError, load
+
+        try:
+            bell = load().bell
+        except SettingsError:
+            bell = True  # `cifar-tui settings` names the broken file; the default stands
+        self.call_from_thread(self._tell_ended, ended, bell)
+
+    def _tell_ended(self, ended: list[RunSummary], bell: bool) -> None:
+        from worker.notify import end_message
+
+        for run in ended:
+            text = end_message(run.id, run.name, run.status, run.final_val_acc, run.error)
+            failed = run.status == "failed"
+            self.notify(text, title="Run failed" if failed else "Run completed",
+                        severity="error" if failed else "information", timeout=10)
+        if bell:
+            self.bell()
 
     def get_default_screen(self) -> Screen:
         return HomeScreen()
