@@ -30,13 +30,16 @@ class RunWatch:
         self._max_id = 0  # runs created after the app opened have larger ids
         self._active: set[int] = set()  # queued or running at some poll
         self._told: set[tuple[int, datetime | None]] = set()  # (run, its end) already seen
+        self.polls = 0  # finished polls: lets a caller wait for a few to go by
 
     def poll(self, store: RunStore) -> list[RunSummary] | None:
         """Runs that ended since the last poll, oldest first; None if a poll was running."""
         if not self._busy.acquire(blocking=False):
             return None
         try:
-            return self._poll(store)
+            ended = self._poll(store)
+            self.polls += 1
+            return ended
         finally:
             self._busy.release()
 

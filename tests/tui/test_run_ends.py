@@ -37,10 +37,11 @@ async def until(pilot: Pilot, done: Callable[[], bool], seconds: float = 10) -> 
     raise AssertionError("timed out")
 
 
-async def wait(pilot: Pilot, seconds: float) -> None:
-    """Let a few polls go by (settle() would trip over the polls' cancelled jobs)."""
-    await asyncio.sleep(seconds)
-    await pilot.pause()
+async def wait(pilot: Pilot, polls: int) -> None:
+    """Let a few of the watcher's polls go by: what they would tell is told by then."""
+    watch = pilot.app.run_watch
+    target = watch.polls + polls
+    await until(pilot, lambda: watch.polls >= target)
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ async def test_runs_ending_while_open_are_told_over_any_screen_with_a_bell(
 ) -> None:
     app = polling_app(store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait(pilot, 0.4)  # several polls: runs ended before the app opened stay quiet
+        await wait(pilot, 4)  # several polls: runs ended before the app opened stay quiet
         assert not any("completed" in t or "failed" in t for t in told(app)) and rings == []
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -69,7 +70,7 @@ async def test_runs_ending_while_open_are_told_over_any_screen_with_a_bell(
         store.fail_run(claimed.run_id, "boom: the data folder vanished")
         failed = f"Run #{seeded['queued']} failed: boom: the data folder vanished"
         await until(pilot, lambda: failed in told(app))
-        await wait(pilot, 0.3)
+        await wait(pilot, 3)
         assert told(app).count(done) == 1 and told(app).count(failed) == 1  # once each
         assert rings == [1, 1]
 
@@ -80,11 +81,11 @@ async def test_with_the_bell_off_the_run_is_told_without_ringing(
     st.save(st.Settings(bell=False))
     app = polling_app(store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait(pilot, 0.2)
+        await wait(pilot, 2)
         store_clock.at(200)
         finished(store, seeded["live"], 0.93, 0.931)
         await until(pilot, lambda: any("fast-live completed" in t for t in told(app)))
-        await asyncio.sleep(0.2)
+        await wait(pilot, 2)
         assert rings == []
 
 

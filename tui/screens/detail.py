@@ -141,6 +141,7 @@ class RunDetailScreen(Screen[None]):
         self.notes_version = 0
         self.saves_done: dict[str, int] = {"notes": 0, "tags": 0}
         self.timer: Timer | None = None
+        self.deleted = False  # told once that the run was deleted elsewhere
 
     def compose(self) -> ComposeResult:
         yield Static(f"Run #{self.run_id}", id="detail-title")
@@ -187,14 +188,16 @@ class RunDetailScreen(Screen[None]):
         try:
             run = context_of(self).store.get_run(self.run_id)
         except RunNotFound:
-            if self.timer is None:
+            if self.timer is None and not self.deleted:
                 raise  # not polling: the App tells it once
-            self.app.call_from_thread(self._gone)  # once, not on every poll
+            if not self.deleted:  # a poll already in flight when it was told stays quiet
+                self.app.call_from_thread(self._gone)  # once, not on every poll
             return
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(run, tickets))
 
     def _gone(self) -> None:
+        self.deleted = True
         if self.timer is not None:
             self.timer.stop()
             self.timer = None

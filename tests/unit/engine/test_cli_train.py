@@ -64,7 +64,7 @@ HUGE = "100000000000000000000"  # 10**20: overflowed numpy/torch deep in trainin
     (["--seed", HUGE], f"seed (--seed) must be at most 4294967295, got {HUGE}"),
     (["--log-every", HUGE], f"--log-every must be at most 1000000, got {HUGE}"),
     (["--limit-train", HUGE], "--limit-train must be at most 100000"),
-    (["--max-lr", "1e999"], "learning rate (--max-lr) must be a number > 0, got inf"),
+    (["--max-lr", "1e999"], "learning rate (--max-lr) must be a finite number, got inf"),
     (["--epochs", "9" * 5000], "--epochs must be a whole number, got '99999"),  # int()'s limit
 ], ids=["epochs", "batch-size", "seed", "log-every", "limit-train", "max-lr=inf", "5000-digits"])
 @pytest.mark.parametrize("command", ["train", "queue"])

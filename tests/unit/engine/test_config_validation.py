@@ -19,7 +19,7 @@ BAD_VALUES = [
     # (field, value, words the message must contain)
     ("max_lr", 0.0, "learning rate (--max-lr) must be a number > 0"),
     ("max_lr", -0.1, "learning rate (--max-lr) must be a number > 0"),
-    ("max_lr", float("nan"), "learning rate (--max-lr) must be a number > 0"),
+    ("max_lr", float("nan"), "learning rate (--max-lr) must be a finite number, got nan"),
     ("epochs", 0, "epochs (--epochs) must be a whole number >= 1"),
     ("epochs", 2.5, "epochs (--epochs) must be a whole number >= 1"),
     ("batch_size", 0, "batch size (--batch-size) must be a whole number >= 1"),
@@ -52,7 +52,7 @@ BAD_VALUES = [
     ("log_every", 10**20, "--log-every must be at most 1000000"),
     ("limit_train", 10**20, "--limit-train must be at most 100000"),
     ("max_lr", 1e10, "learning rate (--max-lr) must be at most 1000000000"),
-    ("max_lr", float("inf"), "learning rate (--max-lr) must be a number > 0, got inf"),
+    ("max_lr", float("inf"), "learning rate (--max-lr) must be a finite number, got inf"),
     ("max_lr", 10**400, "learning rate (--max-lr) must be at most 1000000000, got 1000000000"),
     ("weight_decay", 2.0, "weight decay (--weight-decay) must be at most 1"),
     ("grad_clip", 1e7, "gradient clip (--grad-clip) must be at most 1000000"),
