@@ -132,3 +132,31 @@ def table_ids(app) -> list[int]:  # noqa: ANN001
 
     table = app.screen_stack[0].query_one(RunTable)
     return [int(row.key.value) for row in table.ordered_rows]
+
+
+LONG_DATA_DIR = "/home/someone/datasets/experiments/2026-11/cifar-10-subset"
+
+
+def seed_exploded(store: RunStore, clock: FixedTime) -> dict[str, int]:
+    """Two finished runs, one whose val loss exploded to 829,933, the other's in a folder
+    with a long path: the compare screen's log axis and cut cells."""
+    ids: dict[str, int] = {}
+    base = config_from_preset("seed", dataset="synthetic", epochs=4)
+    losses = {"steady": [1.6, 0.9, 0.6, 0.45], "exploded": [1.8, 40.0, 829_933.0, 2_500.0]}
+    for i, (name, vals) in enumerate(losses.items()):
+        clock.at(i * 10)
+        # The name in the config too (as `train --name` does): it differs, but is the header.
+        config = base.replace(name=name, max_lr=1e4) if name == "exploded" else base.replace(
+            name=name, data_dir=LONG_DATA_DIR)
+        ids[name] = store.create_run(config, name=name)
+        claimed = store.claim_next_run("w1", "cuda:0", "gpu-box")
+        assert claimed is not None and claimed.run_id == ids[name]
+        started(claimed.run_id, store, claimed.config)
+        for epoch, val_loss in enumerate(vals, start=1):
+            store.record_epoch(claimed.run_id, EpochMetrics(
+                epoch=epoch, train_loss=val_loss, train_acc=0.5, val_loss=val_loss,
+                val_acc=0.1 if name == "exploded" else 0.2 * epoch, lr=0.01, seconds=12.0,
+                images_per_s=5200.0, step=epoch * STEPS_PER_EPOCH, time=0.0))
+        clock.at(i * 10 + 2)
+        finished(store, claimed.run_id, 0.1 if name == "exploded" else 0.8, 0.5)
+    return ids

@@ -97,10 +97,10 @@ async def test_marking_two_runs_and_comparing_them(app, seeded) -> None:
         compare = screen.query_one("#compare-table", DataTable)
         rows = {str(compare.get_row_at(i)[0]): [str(c) for c in compare.get_row_at(i)[1:]]
                 for i in range(compare.row_count)}
-        assert rows["max_lr"] == ["0.02", "0.01"]
+        assert rows["max lr"] == ["0.02", "0.01"]
         assert rows["model"] == ["resnet18", "resnet9"]
-        assert rows["test_acc"] == ["86.10%", "88.40%"]
-        assert "batch_size" not in rows  # equal settings are hidden until `a`
+        assert rows["test acc"] == ["86.10%", "88.40%"]
+        assert "batch size" not in rows  # equal settings are hidden until `a`
         await pilot.press("a")
         assert compare.row_count > len(rows)
         assert [len(s.xs) for s in screen.query_one("#compare-acc").spec.series] == [4, 4]

@@ -7,8 +7,9 @@ the SVGs in __snapshots__/ before committing them.
 from __future__ import annotations
 
 import pytest
-from support.tui_seed import settle, table_ids
+from support.tui_seed import seed_exploded, settle, table_ids
 
+from tui.screens.compare import CompareScreen
 from tui.widgets.run_table import RunTable
 
 SIZES = [(80, 24), (120, 40)]
@@ -55,6 +56,19 @@ def test_compare_snapshot(snap_compare, app, seeded, size) -> None:  # noqa: ANN
         await settle(pilot)
         pilot.app.screen.query_one(RunTable).move_cursor(row=table_ids(pilot.app).index(seeded["wide"]))
         await pilot.press("space", "space", "c")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_log_loss_snapshot(snap_compare, app, store, store_clock, size) -> None:  # noqa: ANN001
+    """An exploded run (val loss 829,933) turns the loss axis log by itself."""
+    ids = seed_exploded(store, store_clock)
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await settle(pilot)
+        pilot.app.push_screen(CompareScreen(list(ids.values())))
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

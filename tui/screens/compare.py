@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.config import FIELDS
 from storage.records import Comparison
 from tui import format as fmt
 from tui.context import context_of
@@ -27,6 +29,69 @@ METRIC_FORMATS = {
     "images_per_s": lambda v: fmt.num(v, ",.0f"), "num_params": lambda v: fmt.num(v, ",d"),
 }
 HIDDEN_CONFIG = ("name",)  # always differs, and is already the column header
+METRIC_LABELS = {
+    "best_val_acc": "best val acc", "final_val_acc": "final val acc", "test_acc": "test acc",
+    "test_loss": "test loss", "current_epoch": "epochs done", "duration_s": "duration",
+    "images_per_s": "images/s", "num_params": "parameters",
+    "device": "device (ran on)",  # the config's `device` is what was asked for, e.g. "auto"
+}
+CONFIG_LABELS = {"device": "device (asked)", "grad_clip": "grad clip"}  # the form's label is a hint
+MAX_CELL = 24  # a long data_dir would otherwise make every run's column ~45 wide
+LOG_SPAN = 100.0  # the loss axis turns log by itself when its values span more than this
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def config_label(key: str) -> str:
+    if key in CONFIG_LABELS:
+        return CONFIG_LABELS[key]
+    spec = FIELDS.get(key)
+    return spec.label if spec is not None else key.replace("_", " ")
+
+
+def shorten(text: str, width: int = MAX_CELL) -> str:
+    """``text`` in at most ``width`` columns: a path keeps its last parts ("…/cifar-10-subset"),
+    anything else (or a last part too long) loses its middle."""
+    if len(text) <= width:
+        return text
+    parts = text.replace("\\", "/").rstrip("/").split("/")
+    if len(parts) > 1 and len(parts[-1]) + 2 <= width:
+        tail = parts[-1]
+        for part in reversed(parts[1:-1]):
+            if len(tail) + len(part) + 3 > width:
+                break
+            tail = f"{part}/{tail}"
+        return f"…/{tail}"
+    keep = width - 1
+    return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2:]
+
+
+def log_ticks(lo: float, hi: float, most: int = 5) -> tuple[list[float], list[str]]:
+    """Ticks for log10 values ``lo`` to ``hi``, labelled with the real values: whole decades
+    inside the range (every n-th, on multiples of n), else just the two ends."""
+    first, last = math.ceil(lo), math.floor(hi)
+    if last - first < 1:
+        return [lo, hi], [f"{10**lo:.3g}", f"{10**hi:.3g}"]
+    stride = -(-(last - first) // max(1, most - 1))
+    start = -(-first // stride) * stride  # 1, 100, 10k rather than 10, 1k, 100k
+    decades = range(start, last + 1, stride)
+    return [float(d) for d in decades], [fmt_power(d) for d in decades]
+
+
+def fmt_power(decade: int) -> str:
+    value = 10.0**decade
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def loss_span(series: list[Series]) -> float:
+    """Largest over smallest positive value across all series (1 when there is nothing)."""
+    values = [v for s in series for v in s.ys if v > 0]
+    return max(values) / min(values) if values else 1.0
 
 
 def show(value: Any) -> str:
@@ -39,6 +104,7 @@ class CompareScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("a", "toggle_all", "All settings"),
+        Binding("l", "toggle_log", "Log loss"),
     ]
 
     @dataclass
@@ -50,6 +116,9 @@ class CompareScreen(Screen[None]):
         self.run_ids = run_ids
         self.comparison: Comparison | None = None
         self.show_all = False
+        self.log_y: bool | None = None  # None: log when the losses span more than LOG_SPAN
+        self.loss_log = False  # whether the loss chart is drawn log now
+        self.full_values: dict[str, str] = {}  # row key -> the row's uncut values, for the tooltip
 
     def compose(self) -> ComposeResult:
         yield Static(f"Comparing {len(self.run_ids)} runs", id="compare-title")
@@ -78,33 +147,60 @@ class CompareScreen(Screen[None]):
             return
         table = self.query_one("#compare-table", DataTable)
         table.clear(columns=True)
+        self.full_values = {}
         table.add_column("", key="key")
         for i, run in enumerate(comparison.runs):
             colour = COLOURS[i % len(COLOURS)]
-            table.add_column(Text(f"#{run.id} {run.name}", style=f"bold {colour}"), key=str(run.id))
+            header = Text(f"#{run.id} {shorten(run.name)}", style=f"bold {colour}")
+            table.add_column(header, key=str(run.id))
         for metric, values in comparison.metrics.items():
             render = METRIC_FORMATS.get(metric, show)
-            cells = [Text(render(v)) for v in values]
+            cells = [Text(shorten(render(v))) for v in values]
             if metric == "status":
                 cells = [Text(str(v), style=fmt.STATUS_COLOURS.get(str(v), "")) for v in values]
-            table.add_row(Text(metric, style="bold"), *cells)
+            table.add_row(Text(metric_label(metric), style="bold"), *cells, key=f"metric:{metric}")
         keys = sorted({k for r in comparison.runs for k in r.config} - set(HIDDEN_CONFIG))
+        # Counted over the rows that can be listed: `name` differs too, but is the header.
+        differing = [k for k in keys if k in comparison.config_diff]
         shown = 0
         for key in keys:
-            values = [r.config.get(key) for r in comparison.runs]
             differs = key in comparison.config_diff
             if not differs and not self.show_all:
                 continue
             shown += 1
-            style = "bold reverse yellow" if differs else ""
-            table.add_row(Text(key, style="bold yellow" if differs else "dim"),
-                          *[Text(show(v), style=style) for v in values])
+            self._add_config_row(table, key, differs)
         hidden = len(keys) - shown
         title = (f"Comparing {len(comparison.runs)} runs · "
-                 f"{len(comparison.config_diff)} settings differ (highlighted)")
+                 f"{len(differing)} settings differ (highlighted)")
         if hidden:
             title += f" · {hidden} equal settings hidden (a shows all)"
         self.query_one("#compare-title", Static).update(title)
+        self._set_tooltip(table)
+
+    def _add_config_row(self, table: DataTable, key: str, differs: bool) -> None:
+        """One setting's row; values too long for a cell are cut, and whole in the tooltip."""
+        assert self.comparison is not None
+        runs = self.comparison.runs
+        full = [show(r.config.get(key)) for r in runs]
+        cut = [shorten(v) for v in full]
+        row_key = f"config:{key}"
+        if cut != full:
+            self.full_values[row_key] = "\n".join(
+                f"#{r.id}: {v}" for r, v in zip(runs, full, strict=True))
+        style = "bold reverse yellow" if differs else ""
+        table.add_row(Text(config_label(key), style="bold yellow" if differs else "dim"),
+                      *[Text(v, style=style) for v in cut], key=row_key)
+
+    @on(DataTable.RowHighlighted, "#compare-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._set_tooltip(event.data_table)
+
+    def _set_tooltip(self, table: DataTable) -> None:
+        """The whole values of a row whose cells were cut (a long data_dir), else none."""
+        key = None
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.tooltip = self.full_values.get(key or "")
 
     def fill_charts(self) -> None:
         comparison = self.comparison
@@ -115,16 +211,34 @@ class CompareScreen(Screen[None]):
             rows = comparison.curves.get(run.id, [])
             colour = COLOURS[i % len(COLOURS)]
             acc_rows = [(r.epoch, r.val_acc * 100) for r in rows if r.val_acc is not None]
-            loss_rows = [(r.epoch, r.val_loss) for r in rows if r.val_loss is not None]
+            # An exploded run may log inf or nan; neither can be plotted.
+            loss_rows = [(r.epoch, r.val_loss) for r in rows
+                         if r.val_loss is not None and math.isfinite(r.val_loss)]
             acc.append(Series(f"#{run.id}", [e for e, _ in acc_rows], [v for _, v in acc_rows],
                               colour))
             loss.append(Series(f"#{run.id}", [e for e, _ in loss_rows],
                                [v for _, v in loss_rows], colour))
         acc_chart = self.query_one("#compare-acc", MetricChart)
-        acc_chart.draw(ChartSpec("val accuracy %", acc, xlabel="epoch"))
-        self.query_one("#compare-loss", MetricChart).draw(
-            ChartSpec("val loss", loss, xlabel="epoch"))
+        acc_chart.draw(ChartSpec("val accuracy %", acc, xlabel="epoch", whole_x=True))
+        self.query_one("#compare-loss", MetricChart).draw(self._loss_spec(loss))
+
+    def _loss_spec(self, loss: list[Series]) -> ChartSpec:
+        """Linear, or log10 of the values with ticks at whole decades: plotext's own log
+        scale crashes on redraw under textual-plotext, so the screen takes the log itself."""
+        self.loss_log = loss_span(loss) > LOG_SPAN if self.log_y is None else self.log_y
+        if not self.loss_log:
+            return ChartSpec("val loss", loss, xlabel="epoch", whole_x=True)
+        logged = [Series(s.label, [x for x, y in zip(s.xs, s.ys, strict=True) if y > 0],
+                         [math.log10(y) for y in s.ys if y > 0], s.color) for s in loss]
+        ys = [y for s in logged for y in s.ys]
+        ticks = log_ticks(min(ys), max(ys)) if ys else None
+        return ChartSpec("log10 val loss", logged, xlabel="epoch", whole_x=True,
+                         short_titles=("log loss",), yticks=ticks)
 
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all
         self.fill_table()
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.loss_log
+        self.fill_charts()

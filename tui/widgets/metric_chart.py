@@ -34,6 +34,8 @@ class ChartSpec:
     short_titles: tuple[str, ...] = ()
     whole_x: bool = False  # steps and epochs: only whole-number ticks on the x axis
     empty: str = "waiting for data"  # said in the title while no series has a point
+    # Fixed y ticks and their labels (a log10 axis labelled with the real values).
+    yticks: tuple[list[float], list[str]] | None = None
 
 
 def fit_title(titles: Sequence[str], width: int) -> str:
@@ -143,6 +145,8 @@ class MetricChart(PlotextPlot):
         self._xrange = (spec.xlim or (min(lows), max(highs))) if lows else None
         if spec.xlim is not None:
             plt.xlim(*spec.xlim)
+        if spec.yticks is not None and lows:
+            plt.yticks(*spec.yticks)
         if spec.vline is not None and lows:
             plt.vline(spec.vline, "red")
         self._version += 1
