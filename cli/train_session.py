@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -73,17 +73,19 @@ class TrainOutcome:
             result["error"] = self.interruption.reason
         return result
 
-    def print_summary(self) -> None:
-        out = Console()
+    def print_summary(self, out: Console | None = None, err: TextIO | None = None) -> None:
+        """The outcome on the terminal, or (given ``out`` and ``err``) into the run's log."""
+        out = out or Console()
+        err = err or sys.stderr
         f = self.final
         label = f"run {self.run_id}" if self.run_id is not None else "run"
         if isinstance(f, RunFailed):
-            print(f"cifar-tui: error: {label} failed: {f.reason}", file=sys.stderr)
+            print(f"cifar-tui: error: {label} failed: {f.reason}", file=err)
             return
         if self.interruption is not None:  # one line on stderr: what happened, what comes next
             then = ("; `cifar-tui worker --detach` trains it if no worker is running"
                     if self.interruption.status == "queued" else "")
-            print(f"cifar-tui: {self.interruption.message}{then}", file=sys.stderr)
+            print(f"cifar-tui: {self.interruption.message}{then}", file=err)
             return
         if isinstance(f, RunCancelled):
             out.print(f"{label} cancelled at step {f.step}")
@@ -104,6 +106,19 @@ class TrainOutcome:
 
 def _warn(text: str) -> None:
     print(f"cifar-tui: {text}", file=sys.stderr)
+
+
+def _open_log(recorder: StoreRecorder | None) -> TextIO | None:
+    """The recorded run's train.log, line-buffered so the TUI sees each line as it comes;
+    None for an unrecorded run, or when the folder cannot be written."""
+    if recorder is None:
+        return None
+    path = recorder.store.run_dir(recorder.run_id) / "train.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a", buffering=1, encoding="utf-8")  # closed by run()
+    except OSError:
+        return None
 
 
 def _status(final: TrainingEvent) -> str:
@@ -129,12 +144,23 @@ class TrainSession:
         self.stop_reason: str | None = None
         self.interruption: Interruption | None = None
         self.epochs: list[EpochMetrics] = []
+        self.log: TextIO | None = None  # the run's train.log, as a worker-trained run has
 
     def run(self) -> TrainOutcome:
+        try:
+            outcome = self._train()
+            self._log_outcome(outcome)
+            return outcome
+        finally:
+            if self.log is not None:
+                self.log.close()
+
+    def _train(self) -> TrainOutcome:
         from engine.train import train
 
         recorder = self._open_recorder()
         run_id = recorder.run_id if recorder is not None else None
+        self.log = _open_log(recorder)
         ckpt_dir, owner = self._checkpoint_place(recorder)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(),
@@ -191,8 +217,33 @@ class TrainSession:
             recorder = open_foreground_run(self.db_url, self.config, max_retries=self.retries)
         except StoreError as exc:
             raise CliError(str(exc)) from None
-        recorder.announce = _warn  # the run's end goes to the webhook, a failure to stderr
+        recorder.announce = self._warn  # the run's end goes to the webhook, a failure to stderr
         return recorder
+
+    def _warn(self, text: str) -> None:
+        _warn(text)
+        self._log_line(f"cifar-tui: {text}")
+
+    def _log_line(self, text: str) -> None:
+        """One line in the run's log; a full disk or a deleted folder never stops training."""
+        if self.log is None:
+            return
+        try:
+            self.log.write(text + "\n")
+        except (OSError, ValueError):
+            self.log = None
+
+    def _log_outcome(self, outcome: TrainOutcome) -> None:
+        """The summary the terminal gets, and a failure's traceback, at the log's end."""
+        if self.log is None:
+            return
+        try:
+            outcome.print_summary(Console(file=self.log, width=120, no_color=True,
+                                          highlight=False, soft_wrap=True), err=self.log)
+            if isinstance(outcome.final, RunFailed) and outcome.final.traceback:
+                self.log.write(outcome.final.traceback.rstrip() + "\n")
+        except (OSError, ValueError):
+            self.log = None
 
     def _event_handler(self, recorder: StoreRecorder | None,
                        progress: Progress) -> Callable[[TrainingEvent], None]:
@@ -207,6 +258,8 @@ class TrainSession:
                     recorder.handle(event)
             if isinstance(event, RunStarted):
                 self.started = event
+                self._log_line(f"{self.config.model} on {event.device} ({event.host}): "
+                               f"{event.total_steps} steps, {event.num_params:,} parameters")
                 progress.update(task, total=event.total_steps,
                                 completed=event.start_epoch * event.steps_per_epoch,
                                 description=f"{self.config.model} on {event.device}")
@@ -217,11 +270,12 @@ class TrainSession:
             elif isinstance(event, EpochMetrics):
                 self.epochs.append(event)
                 val = "" if event.val_acc is None else f" val acc {fmt.pct(event.val_acc, 2)}"
-                progress.console.print(
-                    f"epoch {event.epoch}/{self.config.epochs}: train loss {event.train_loss:.4f} "
-                    f"acc {fmt.pct(event.train_acc, 2)}{val} lr {event.lr:.2e} "
-                    f"{event.seconds:.1f}s {event.images_per_s:.0f} img/s", highlight=False,
-                ) if self.show_progress else None
+                line = (f"epoch {event.epoch}/{self.config.epochs}: train loss "
+                        f"{event.train_loss:.4f} acc {fmt.pct(event.train_acc, 2)}{val} "
+                        f"lr {event.lr:.2e} {event.seconds:.1f}s {event.images_per_s:.0f} img/s")
+                if self.show_progress:
+                    progress.console.print(line, highlight=False)
+                self._log_line(line)
 
         return on_event
 

@@ -45,6 +45,7 @@ RUN_COMMANDS = (
     ("cancel_run", "Cancel run", "Asks first; says so when there is nothing to cancel"),
     ("resume_run", "Resume run", "Requeue a stopped run from its last checkpoint"),
     ("delete_run", "Delete run", "Asks first, saying how much it frees"),
+    ("run_log", "Run log", "The run's train.log, following it while the run trains"),
 )
 
 

@@ -30,6 +30,7 @@ from tui.messages import (
     ResumeRequested,
     RunChanged,
 )
+from tui.screens.run_log import RunLogScreen
 from tui.widgets.confusion_grid import ConfusionGrid
 
 STACK_BELOW = 112  # columns: per-class bars (~40) and the confusion grid (66) side by side
@@ -116,6 +117,7 @@ class RunDetailScreen(Screen[None]):
         Binding("R", "resume_run", "Resume a stopped run", show=False),
         Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
         Binding("w", "app.workers", "Workers", show=False),
+        Binding("L", "run_log", "Run log (train.log, following)", show=False),
         Binding("e", "edit_notes", "Notes"),
         Binding("t", "edit_tags", "Tags"),
     ]
@@ -307,3 +309,6 @@ class RunDetailScreen(Screen[None]):
 
     def action_delete_run(self) -> None:
         self.post_message(DeleteRequested(self.run_id))
+
+    def action_run_log(self) -> None:
+        self.app.push_screen(RunLogScreen(self.run_id))

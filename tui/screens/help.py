@@ -30,6 +30,7 @@ class HelpScreen(ModalScreen[None]):
         from tui.screens.home import HomeScreen
         from tui.screens.live import LiveRunScreen
         from tui.screens.new_run import NewRunScreen
+        from tui.screens.run_log import RunLogScreen
         from tui.screens.workers import WorkersScreen
         from tui.widgets.run_table import RunTable
 
@@ -44,6 +45,7 @@ class HelpScreen(ModalScreen[None]):
             ("Run detail", RunDetailScreen.BINDINGS),
             ("Compare", CompareScreen.BINDINGS),
             ("Workers (w)", WorkersScreen.BINDINGS),
+            ("Run log (L)", RunLogScreen.BINDINGS),
         ]
         with VerticalScroll(id="help"):
             yield Static(Text("cifar-tui keys", style="bold"))

@@ -28,6 +28,7 @@ from tui.messages import (
     OpenRequested,
     ResumeRequested,
 )
+from tui.screens.run_log import RunLogScreen
 from tui.widgets.metric_chart import ChartSpec, MetricChart, Series
 from tui.widgets.progress_header import ProgressHeader
 
@@ -41,6 +42,7 @@ class LiveRunScreen(Screen[None]):
         Binding("R", "resume_run", "Resume a stopped run", show=False),
         Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
         Binding("w", "app.workers", "Workers", show=False),
+        Binding("L", "run_log", "Run log (train.log, following)", show=False),
         Binding("d", "detail", "Detail"),
         Binding("D", "duplicate", "Duplicate"),
     ]
@@ -154,6 +156,9 @@ class LiveRunScreen(Screen[None]):
 
     def action_delete_run(self) -> None:
         self.post_message(DeleteRequested(self.run_id))
+
+    def action_run_log(self) -> None:
+        self.app.push_screen(RunLogScreen(self.run_id))
 
     def action_detail(self) -> None:
         self.post_message(OpenRequested(self.run_id, "detail"))

@@ -22,24 +22,12 @@ from storage.runs import RunStore
 from tui import format as fmt
 from tui.context import AppContext, context_of
 from tui.jobs import job
+from tui.log_tail import tail_lines
 from tui.messages import WorkersChanged
 from tui.screens.confirm import ConfirmDialog
 from worker.launcher import WorkerInfo
 
 TAIL = 15  # log lines shown
-TAIL_BYTES = 16_384  # read at most this much from a log's end: logs grow without bound
-
-
-def tail_lines(path: Path, lines: int = TAIL) -> list[str]:
-    """The last ``lines`` lines of a text file; [] when it cannot be read."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            fh.seek(max(0, fh.tell() - TAIL_BYTES))
-            text = fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return []
-    return text.splitlines()[-lines:]
 
 
 @dataclass(frozen=True)
@@ -76,7 +64,7 @@ def gather_rows(ctx: AppContext) -> list[WorkerRow]:
         log = Path(info.log_path)
         if run_id is not None and (store.run_dir(run_id) / "train.log").is_file():
             log = store.run_dir(run_id) / "train.log"  # the training output itself
-        rows.append(WorkerRow(info, mine, run_id, name, log, tail_lines(log)))
+        rows.append(WorkerRow(info, mine, run_id, name, log, tail_lines(log, TAIL)))
     return sorted(rows, key=lambda r: (not r.mine, r.info.device))  # this store's first
 
 

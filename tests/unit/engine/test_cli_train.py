@@ -156,6 +156,24 @@ def test_no_store_runs_without_recording_the_run(capsys: pytest.CaptureFixture[s
     assert not db_file.exists()
 
 
+def test_foreground_train_writes_its_epoch_lines_and_outcome_to_the_runs_train_log(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from storage import RunStore
+
+    code, out, err = cli(["train", "--dataset", "synthetic", "--limit-train", "48",
+                          "--width-mult", "0.125", "--epochs", "1", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert "run 1 completed" in out  # the terminal still gets the summary
+    store = RunStore(os.environ["CIFAR_TUI_DB"])
+    try:
+        log = (store.run_dir(1) / "train.log").read_text()
+    finally:
+        store.close()
+    assert "epoch 1/1: train loss" in log
+    assert "run 1 completed" in log and "val acc" in log
+    assert "\x1b[" not in log  # plain text, no terminal codes
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED_SUBSET.is_dir(), reason=f"no shared subset at {SHARED_SUBSET}")
 def test_seed_preset_short_run_on_the_real_subset_prints_val_accuracy() -> None:
