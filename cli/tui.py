@@ -16,13 +16,20 @@ def run_tui(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"cifar-tui: error: {exc}", file=sys.stderr)
         return 2
-    # After the store check (a bad --db is named either way), before any escape code: a
-    # pipe or a file would fill with them.
+    # The store opens in a thread while the TUI draws. In a pipe, wait for it, so a bad
+    # --db is named before the terminal message, and no escape code is written.
     if not sys.stdout.isatty():
+        app.ctx.slot.wait()
+        if isinstance(app.ctx.slot.error, StoreError):
+            print(f"cifar-tui: error: {app.ctx.slot.error}", file=sys.stderr)
+            return 2
         print("cifar-tui: the TUI needs a terminal; use `cifar-tui runs` to list runs",
               file=sys.stderr)
         return 2
     app.run()
+    if isinstance(app.ctx.slot.error, StoreError):  # the app quit at once: said after
+        print(f"cifar-tui: error: {app.ctx.slot.error}", file=sys.stderr)
+        return 2
     try:
         counts = active_counts(app.ctx.store)
     except StoreError:

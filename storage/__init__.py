@@ -18,6 +18,8 @@ from storage.errors import (
 )
 from storage.records import (
     SORTABLE,
+    STATUSES,
+    TERMINAL_STATUSES,
     ClaimedRun,
     Comparison,
     EpochRow,
@@ -26,8 +28,17 @@ from storage.records import (
     RunSummary,
     StepRow,
 )
-from storage.runs import RunStore
-from storage.schema import STATUSES, TERMINAL_STATUSES
+
+# RunStore is imported on first use (PEP 562): it pulls in SQLAlchemy (about 0.5 s), and
+# the TUI's first frame needs only the records and errors above.
+
+
+def __getattr__(name: str) -> object:
+    if name == "RunStore":
+        from storage.runs import RunStore
+
+        return RunStore
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")
 
 __all__ = [
     "RunStore", "RunFilter", "RunSummary", "RunDetail", "EpochRow", "StepRow", "ClaimedRun",

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Here, not in storage.schema, so the TUI can name them without importing SQLAlchemy.
+STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+TERMINAL_STATUSES = ("completed", "failed", "cancelled", "interrupted")
+
 
 @dataclass(frozen=True)
 class ClaimedRun:

@@ -28,8 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "interrupted")
+from storage.records import STATUSES, TERMINAL_STATUSES  # noqa: F401  (kept SQL-free there)
 
 # Named constraints so Alembic can alter them later (SQLite batch mode needs names).
 NAMING_CONVENTION = {

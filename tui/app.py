@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -12,11 +12,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from storage.errors import StoreError
 from storage.records import RunSummary
-from storage.runs import RunStore
 from tui import control
 from tui import format as fmt
-from tui.context import AppContext
+from tui.context import AppContext, StoreSlot
 from tui.jobs import failure_text, job
 from tui.messages import (
     CancelRequested,
@@ -39,6 +39,9 @@ from tui.screens.live import LiveRunScreen
 from tui.screens.new_run import NewRunScreen
 from tui.screens.workers import WorkersScreen
 from worker import launcher
+
+if TYPE_CHECKING:
+    from storage.runs import RunStore
 
 # Run actions offered in the palette wherever the screen has them: (action, title, help).
 RUN_COMMANDS = (
@@ -63,10 +66,18 @@ class CifarTui(App[None]):
         self.run_watch = RunWatch()
 
     def on_mount(self) -> None:
+        self._await_store()
         # Every screen's notifications come from here, so a run's end is told over any screen.
         if self.ctx.poll_interval:
             self.watch_runs()  # take stock now: runs already ended are never told
             self.set_interval(self.ctx.poll_interval, self.watch_runs)
+
+    @job("open-store")
+    def _await_store(self) -> None:
+        """A store that cannot be opened (a bad --db) ends the app; the CLI says why."""
+        self.ctx.slot.wait()
+        if isinstance(self.ctx.slot.error, StoreError):
+            self.call_from_thread(self.exit, None, 2)
 
     @job("run-watch")
     def watch_runs(self) -> None:
@@ -274,18 +285,21 @@ def make_app(
     runs); tests pass recorders so no process is spawned. ``poll_interval=None`` turns
     live polling off.
     """
-    store = store or RunStore(db_url)
+    # The store opens in a thread begun now (tests pass one already open): the first
+    # frame is drawn while SQLAlchemy imports; screens' jobs wait for it (ctx.store).
+    slot = StoreSlot(store, db_url)
+    slot.start()
     ctx = AppContext(
-        store=store,
+        slot=slot,
         clock=clock,
         poll_interval=poll_interval,
         # The store id is read when first needed, in a job thread, not while building.
         start_worker=start_worker or (
-            lambda url: launcher.start_worker(url, store.store_id, "auto")),
+            lambda url: launcher.start_worker(url, slot.get().store_id, "auto")),
         worker_alive=worker_alive or (
-            lambda: launcher.any_live_worker(store.store_id) is not None),
+            lambda: launcher.any_live_worker(slot.get().store_id) is not None),
         live_workers=live_workers or launcher.all_live_workers,
-        stop_worker=stop_worker or partial(_stop_own_workers, store),
+        stop_worker=stop_worker or (lambda: _stop_own_workers(slot.get())),
     )
     return CifarTui(ctx)
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from storage.identity import RunFiles
 from storage.records import RunDetail, RunSummary
+
+if TYPE_CHECKING:  # types only: storage.identity imports SQLAlchemy
+    from storage.identity import RunFiles
 
 RESUMABLE = ("interrupted", "failed", "cancelled")
 

@@ -19,8 +19,7 @@ from textual.worker import get_current_worker
 
 from engine.config import MODELS
 from storage.errors import RunNotFound
-from storage.records import RunFilter, RunSummary
-from storage.schema import STATUSES
+from storage.records import STATUSES, RunFilter, RunSummary
 from tui import format as fmt
 from tui.context import context_of
 from tui.control import worker_hint
@@ -103,6 +102,8 @@ class HomeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(RunTable).focus()
+        if not context_of(self).slot.ready:  # the first page's status line replaces it
+            self.query_one("#home-status", Static).update("opening the store…")
         self.reload()
         self._check_worker()
         interval = context_of(self).poll_interval

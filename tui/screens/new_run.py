@@ -37,7 +37,6 @@ from engine.paths import (
     pinned_data_dir,
     resolve_data_dir,
 )
-from storage.leases import DEFAULT_RETRIES
 from tui import form_memory
 from tui.context import context_of
 from tui.devices import device_check
@@ -347,9 +346,11 @@ class NewRunScreen(Screen[int | None]):
 
     @job("form-queue")
     def _queue(self, config: RunConfig, tags: list[str], remember: bool = False) -> None:
+        from storage import leases  # here: it imports SQLAlchemy, the first frame must not
+
         ctx = context_of(self)
         run_id = ctx.store.create_run(config, name=config.name, tags=tags,
-                                      max_retries=DEFAULT_RETRIES)
+                                      max_retries=leases.DEFAULT_RETRIES)
         if remember and config.data_dir:
             form_memory.remember_data_dir(config.data_dir)  # prefilled next time
         pid = None if ctx.worker_alive() else ctx.start_worker(ctx.store.url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -18,7 +19,6 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from storage.records import RunFilter
-from storage.runs import RunStore
 from tui import format as fmt
 from tui.context import AppContext, context_of
 from tui.jobs import job
@@ -26,6 +26,9 @@ from tui.log_tail import tail_lines
 from tui.messages import WorkersChanged
 from tui.screens.confirm import ConfirmDialog
 from worker.launcher import WorkerInfo
+
+if TYPE_CHECKING:
+    from storage.runs import RunStore
 
 TAIL = 15  # log lines shown
 
