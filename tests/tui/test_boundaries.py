@@ -64,3 +64,24 @@ def test_quitting_says_what_keeps_running(
     assert main(["--db", url]) == 0
     out = capsys.readouterr().out
     assert "0 running and 1 queued run(s) keep going" in out
+
+
+async def test_a_store_that_cannot_open_ends_the_app_with_code_2_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """The store opens after the first frame; a bad --db must still end in one line, exit 2."""
+    from storage.errors import NotAStore
+    from tui.app import make_app
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a database\n")
+    app = make_app(db_url=str(bad), poll_interval=None, start_worker=lambda url: 0,
+                   worker_alive=lambda: False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(250):  # bounded: the store thread fails within moments
+            if app.return_code is not None:
+                break
+            await pilot.pause(0.02)
+    assert app.return_code == 2
+    assert isinstance(app.ctx.slot.error, NotAStore)
+    assert "is not a cifar-tui store" in str(app.ctx.slot.error)
