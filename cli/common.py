@@ -59,12 +59,6 @@ def open_store(args: argparse.Namespace) -> Iterator[Any]:
         store.close()
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    """The first non-blank line of ``text``, shortened to ``limit`` characters."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")

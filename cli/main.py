@@ -76,7 +76,7 @@ def interrupted() -> int:
 
 
 def unexpected_error_line(exc: BaseException, command: str) -> str:
-    from cli.common import one_line
+    from engine.formatting import first_line
 
     try:
         from worker.launcher import save_traceback
@@ -85,5 +85,5 @@ def unexpected_error_line(exc: BaseException, command: str) -> str:
     else:
         path = save_traceback(exc, f"crash-{command}")
     where = f"the traceback is in {path}" if path else "the traceback could not be saved"
-    return (f"cifar-tui: error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
+    return (f"cifar-tui: error: unexpected {type(exc).__name__}: {first_line(str(exc), 300)} "
             f"(a bug; {where})")

@@ -47,6 +47,14 @@ def ago(when: datetime | None, now: datetime, missing: str = MISSING) -> str:
     return when.strftime("%b %d")
 
 
+def first_line(text: str, limit: int | None = None) -> str:
+    """The first non-blank line of ``text`` (an error, a log), cut to ``limit`` with '…'."""
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    if limit is None or len(line) <= limit:
+        return line
+    return line[: limit - 1] + "…"
+
+
 def timestamp(when: datetime | None, missing: str = MISSING) -> str:
     """An absolute local time, for places with room for one."""
     return missing if when is None else when.astimezone().strftime("%Y-%m-%d %H:%M")

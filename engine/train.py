@@ -49,6 +49,7 @@ from engine.events import (
     TrainingEvent,
 )
 from engine.failures import out_of_memory
+from engine.formatting import first_line
 from engine.loop_state import Autocast, EpochTotals, Progress, ReadoutWindow, RunParts
 from engine.models import build_model, count_parameters
 from engine.schedule import linear_factor
@@ -132,8 +133,8 @@ def evaluate(model: nn.Module, batches: DeviceBatches, autocast: Autocast, tta: 
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    line = first_line(str(exc))
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 def train(config: RunConfig, emit: Emit | None = None, *,

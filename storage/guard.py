@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
+from engine.formatting import first_line
 from storage.errors import (
     NotAStore,
     StoreBusy,
@@ -41,8 +42,7 @@ def reason_of(exc: BaseException) -> str:
     """The driver's own words, on one line, without SQLAlchemy's background link."""
     inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     text = str(inner).split("(Background on this error", 1)[0]
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line or type(inner).__name__
+    return first_line(text) or type(inner).__name__
 
 
 def as_store_error(exc: BaseException, label: str) -> StoreError:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.formatting import first_line
 from storage.browse import RunBrowser
 from storage.records import Interruption
 from storage.schema import Run, RunAttempt
@@ -72,9 +73,9 @@ def owner_of(worker_id: str | None) -> tuple[str, int | None]:
     return host, int(pid) if pid.isdecimal() and len(pid) <= 9 else None
 
 
-def one_line(text: str, limit: int = 500) -> str:
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+def one_line(text: str) -> str:
+    """A reason as the store keeps it: one line, at most 500 characters."""
+    return first_line(text, 500)
 
 
 _SEEN = func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)

@@ -16,6 +16,7 @@ from textual.dom import DOMNode
 from textual.worker import Worker
 
 from engine.config import ConfigError
+from engine.formatting import first_line
 from storage.errors import StoreError
 
 P = ParamSpec("P")
@@ -49,7 +50,7 @@ def failure_text(error: BaseException, save: Callable[[BaseException], object]) 
     is a bug, so its traceback is saved (by ``save``, which returns where) and named."""
     if isinstance(error, (StoreError, ConfigError)):
         return str(error)
-    first = next((ln.strip() for ln in str(error).splitlines() if ln.strip()), "")
+    first = first_line(str(error))
     where = save(error)
     saved = f"traceback in {where}" if where else "the traceback could not be saved"
     return f"{type(error).__name__}: {first[:200]} (a bug; {saved})"

@@ -7,6 +7,7 @@ are the same every run; the app gets ``NOW`` as its own clock.
 from __future__ import annotations
 
 import math
+import time
 from datetime import timedelta
 
 from engine.config import config_from_preset
@@ -117,6 +118,23 @@ def seed_history(store: RunStore, clock: FixedTime) -> dict[str, int]:
     clock.at(176)
     train_epochs(store, claimed.run_id, 3, acc_cap=0.93, partial_steps=7)
     return ids
+
+
+async def until(pilot, done, seconds: float = 10) -> None:  # noqa: ANN001
+    """Let the app run until ``done()`` holds; bounded, so a regression fails, not hangs.
+    (``settle`` would wait for every worker, and a polling app always has one.)"""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if done():
+            return
+        await pilot.pause(0.01)
+    assert done()
+
+
+def told(app) -> list[str]:  # noqa: ANN001
+    """The notifications raised so far. Read from the app, not from the toasts on screen:
+    with two apps in one event loop, only the first one draws its toasts."""
+    return [n.message for n in app._notifications]
 
 
 async def settle(pilot, rounds: int = 3) -> None:  # noqa: ANN001

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from support.tui_seed import NOW, settle, table_ids
+from support.tui_seed import NOW, settle, table_ids, told
 from support.workers import FakeWorkers
 from textual.widgets import DataTable, Static
 
@@ -30,10 +30,6 @@ def app(store: RunStore, workers: FakeWorkers) -> CifarTui:
     return make_app(store=store, poll_interval=None, clock=lambda: NOW, **workers.app_kwargs())
 
 
-def notes(app: CifarTui) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
 def question(app: CifarTui) -> str:
     assert isinstance(app.screen, ConfirmDialog), app.screen
     return app.screen.question
@@ -51,7 +47,7 @@ async def test_cancel_of_a_completed_run_is_refused_without_a_dialog(app, store,
     async with app.run_test(size=(80, 24)) as pilot:
         await press_on(app, pilot, seeded["baseline"], "x")
         assert isinstance(app.screen, HomeScreen)
-        assert notes(app) == [f"run #{seeded['baseline']} is completed; nothing to cancel"]
+        assert told(app) == [f"run #{seeded['baseline']} is completed; nothing to cancel"]
         assert store.get_run(seeded["baseline"]).status == "completed"
 
 
@@ -76,7 +72,7 @@ async def test_resume_of_a_failed_run_without_checkpoint_starts_over_and_a_worke
         run = store.get_run(run_id)
         assert run.status == "queued" and run.resume_checkpoint is None and run.error is None
         assert workers.starts == [store.url]
-        assert notes(app)[-1] == (f"Run #{run_id} requeued to resume from the start; "
+        assert told(app)[-1] == (f"Run #{run_id} requeued to resume from the start; "
                                   "started this store's worker (pid 4242).")
 
 
@@ -103,7 +99,7 @@ async def test_resume_of_a_completed_run_is_refused_without_a_dialog(app, store,
     async with app.run_test(size=(80, 24)) as pilot:
         await press_on(app, pilot, seeded["wide"], "R")
         assert isinstance(app.screen, HomeScreen)
-        assert notes(app) == [f"run #{seeded['wide']} is completed; only an interrupted, "
+        assert told(app) == [f"run #{seeded['wide']} is completed; only an interrupted, "
                               "failed or cancelled run can be resumed"]
         assert store.get_run(seeded["wide"]).status == "completed"
 
@@ -112,7 +108,7 @@ async def test_delete_of_a_running_run_is_refused_up_front(app, store, seeded) -
     async with app.run_test(size=(80, 24)) as pilot:
         await press_on(app, pilot, seeded["live"], "delete")
         assert isinstance(app.screen, HomeScreen)
-        assert notes(app) == [f"run #{seeded['live']} is running; cancel it first (x), "
+        assert told(app) == [f"run #{seeded['live']} is running; cancel it first (x), "
                               "then delete it"]
         assert store.get_run(seeded["live"]).status == "running"
 
@@ -134,7 +130,7 @@ async def test_delete_says_what_it_frees_then_frees_it(app, store, seeded) -> No
         with pytest.raises(RunNotFound):
             store.get_run(run_id)
         assert not folder.exists() and run_id not in table_ids(app)
-        assert notes(app)[-1] == f"Deleted run #{run_id} and 12.0 MB of checkpoints and logs."
+        assert told(app)[-1] == f"Deleted run #{run_id} and 12.0 MB of checkpoints and logs."
 
 
 async def test_declining_a_delete_keeps_the_run(app, store, seeded) -> None:
@@ -166,18 +162,18 @@ async def test_workers_panel_starts_and_stops_this_stores_worker(app, store, see
         await pilot.press("s")
         await settle(pilot)
         assert workers.starts == [store.url]
-        assert notes(app)[-1] == "Started this store's worker (pid 4242, device auto)."
+        assert told(app)[-1] == "Started this store's worker (pid 4242, device auto)."
         assert "this store | auto | 4242 | 12m | idle" in panel_text(app)
         await pilot.press("s")
         await settle(pilot)
-        assert notes(app)[-1] == "This store's worker is already running (pid 4242)."
+        assert told(app)[-1] == "This store's worker is already running (pid 4242)."
         await pilot.press("x")
         await settle(pilot)
         assert question(app) == "Stop this store's worker (pid 4242, auto)? It is idle."
         await pilot.press("y")
         await settle(pilot)
         assert workers.stops == 1 and workers.live == []
-        assert notes(app)[-1] == "Stopped this store's worker (pid 4242)."
+        assert told(app)[-1] == "Stopped this store's worker (pid 4242)."
         assert "No worker is running" in panel_text(app)
 
 

@@ -3,11 +3,10 @@ detail screen picks up what changed elsewhere (issue 11)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from support.clock import FixedTime
-from support.tui_seed import NOW, WorkerStarts, settle
+from support.tui_seed import NOW, WorkerStarts, settle, told, until
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -24,16 +23,6 @@ def window(db: Path, poll_interval: float | None = None) -> CifarTui:
     store = RunStore(f"sqlite:///{db}", clock=FixedTime())
     return make_app(store=store, poll_interval=poll_interval, clock=lambda: NOW,
                     start_worker=WorkerStarts(), worker_alive=lambda: False)
-
-
-async def until(pilot: Pilot, done: Callable[[], bool]) -> None:
-    """Let the app run until ``done()`` holds; bounded, so a regression fails, not hangs.
-    (``settle`` would wait for every worker, and a polling app always has one.)"""
-    for _ in range(300):
-        if done():
-            return
-        await pilot.pause(0.01)
-    assert done()
 
 
 async def open_detail(pilot: Pilot, run_id: int) -> RunDetailScreen:
@@ -53,12 +42,6 @@ async def edit(pilot: Pilot, key: str, field: str, text: str) -> None:
     pilot.app.screen.query_one(f"#{field}", Input).value = text
     await pilot.press("enter")
     await settle(pilot)
-
-
-def told(app: CifarTui) -> list[str]:
-    """The notifications raised so far. Read from the app, not from the toasts on screen:
-    with two apps in one event loop, only the first one draws its toasts."""
-    return [n.message for n in app._notifications]
 
 
 async def test_a_tag_saved_from_a_stale_window_keeps_the_note_and_a_stale_note_is_refused(

@@ -3,13 +3,10 @@ and the terminal bell unless the settings turn it off."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import pytest
 from support.clock import FixedTime
 from support.store import cfg
-from support.tui_seed import NOW, finished
+from support.tui_seed import NOW, finished, told, until
 from textual.pilot import Pilot
 
 from engine import settings as st
@@ -22,19 +19,6 @@ from tui.screens.help import HelpScreen
 def polling_app(store: RunStore) -> CifarTui:
     return make_app(store=store, poll_interval=0.05, clock=lambda: NOW,
                     start_worker=lambda url: 4242, worker_alive=lambda: False)
-
-
-def told(app: CifarTui) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
-async def until(pilot: Pilot, done: Callable[[], bool], seconds: float = 10) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if done():
-            return
-        await asyncio.sleep(0.05)
-        await pilot.pause()
-    raise AssertionError("timed out")
 
 
 async def wait(pilot: Pilot, polls: int) -> None:
