@@ -97,6 +97,31 @@ class RunCancelled:
     time: float = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class GpuSample:
+    """One NVIDIA GPU at one instant (NVML). A figure NVML cannot read is None."""
+
+    index: int
+    name: str
+    util_pct: float | None = None
+    mem_used_mb: float | None = None
+    mem_total_mb: float | None = None
+    temp_c: float | None = None
+    power_w: float | None = None
+
+
+@dataclass(frozen=True)
+class SystemSample:
+    """The machine at one instant, sampled by the worker while a run trains."""
+
+    cpu_pct: float
+    ram_used_mb: float
+    ram_total_mb: float
+    disk_used_pct: float
+    gpus: tuple[GpuSample, ...] = ()
+    time: float = field(default_factory=_now)
+
+
 TrainingEvent = (
     RunStarted | StepMetrics | EpochMetrics | CheckpointSaved
     | RunFinished | RunFailed | RunCancelled

@@ -164,7 +164,8 @@ def _detail(run: Run, tags: tuple[str, ...], epochs: list[EpochRow],
 
 def steps_after(s: Session, run_id: int, after_step: int) -> list[StepRow]:
     rows = s.execute(
-        select(StepMetric.step, StepMetric.epoch, StepMetric.loss, StepMetric.lr)
+        select(StepMetric.step, StepMetric.epoch, StepMetric.loss, StepMetric.lr,
+               StepMetric.wall_time)
         .where(StepMetric.run_id == run_id, StepMetric.step > after_step)
         .order_by(StepMetric.step)
     )

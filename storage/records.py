@@ -70,6 +70,7 @@ class StepRow:
     epoch: int
     loss: float
     lr: float
+    wall_time: float | None = None  # Unix seconds; None for steps stored before 0004
 
 
 @dataclass(frozen=True, slots=True)

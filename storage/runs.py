@@ -20,15 +20,16 @@ from storage.errors import InvalidRunState, RunNotFound
 from storage.leases import MAX_RETRIES, RunLeases, owner_of
 from storage.leases import one_line as _one_line
 from storage.records import ClaimedRun, Interruption
+from storage.samples import SystemSamples
 from storage.schema import EpochMetric, Run, RunAttempt, StepMetric, Tag
 
-STEP_FIELDS = ("epoch", "loss", "lr")
+STEP_FIELDS = ("epoch", "loss", "lr", "wall_time")
 EPOCH_FIELDS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
 )
 
 
-class RunStore(RunLeases):
+class RunStore(RunLeases, SystemSamples):
     """The one repository API: open it with a URL or path (see ``StoreSession``), then
     queue, claim, record and browse runs. Every failure is a ``StoreError``."""
 
@@ -163,8 +164,8 @@ class RunStore(RunLeases):
         (a resumed run replaying) is overwritten, so appending is idempotent."""
         if not steps:
             return
-        rows = [{"run_id": run_id, "step": m.step, "epoch": m.epoch, "loss": m.loss, "lr": m.lr}
-                for m in steps]
+        rows = [{"run_id": run_id, "step": m.step, "epoch": m.epoch, "loss": m.loss, "lr": m.lr,
+                 "wall_time": m.time} for m in steps]
         last = max(steps, key=lambda m: m.step)
         table = StepMetric.__table__
         stmt = self._upsert(table, ("run_id", "step"), STEP_FIELDS)

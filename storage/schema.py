@@ -200,8 +200,24 @@ class StepMetric(Base):
     epoch: Mapped[int]
     loss: Mapped[float]
     lr: Mapped[float]
+    wall_time: Mapped[float | None]  # Unix seconds when logged; None for rows before 0004
 
     run: Mapped[Run] = relationship(back_populates="step_metrics")
+
+
+class SystemSampleRow(Base):
+    """The machine while a run trained: CPU, RAM, disk, and each GPU as JSON (any count)."""
+
+    __tablename__ = "system_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    wall_time: Mapped[float]  # Unix seconds
+    cpu_pct: Mapped[float]
+    ram_used_mb: Mapped[float]
+    ram_total_mb: Mapped[float]
+    disk_used_pct: Mapped[float]
+    gpus_json: Mapped[str] = mapped_column(Text, default="[]")
 
 
 class RunAttempt(Base):
