@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from storage.records import Interruption
     from worker.recorder import LeaseRenewer, StoreRecorder
+    from worker.system_sampler import SystemSampler
 
 
 @dataclass
@@ -171,6 +172,7 @@ class TrainSession:
         on_event = self._event_handler(recorder, progress)
         previous = self._install_signal_handlers(progress)
         lease = self._keep_lease(recorder)
+        sampler = self._sample_machine(recorder)
         try:
             with progress:
                 final = train(self.config, on_event, checkpoint_dir=ckpt_dir, owner=owner,
@@ -180,6 +182,8 @@ class TrainSession:
                 signal.signal(sig, handler)
             if lease is not None:
                 lease.stop()
+            if sampler is not None:
+                sampler.stop()  # before the recorder closes the store it writes to
             if recorder is not None:
                 recorder.close()  # a run cut short any other way is kept as interrupted
         return TrainOutcome(self.config, run_id, final, self.started, self.epochs,
@@ -196,6 +200,15 @@ class TrainSession:
                 self.stop_reason = reason
 
         return LeaseRenewer(recorder.store, recorder.run_id, recorder.worker_id, on_stop).start()
+
+    def _sample_machine(self, recorder: StoreRecorder | None) -> SystemSampler | None:
+        """Store CPU, RAM, disk and GPU samples with the run, as a worker does."""
+        if recorder is None:
+            return None
+        from worker.system_sampler import SystemSampler
+
+        store, run_id = recorder.store, recorder.run_id
+        return SystemSampler(store, run_id, store.run_dir(run_id), self._warn).start()
 
     def _checkpoint_place(self, recorder: StoreRecorder | None) -> tuple[Path, str | None]:
         """--checkpoint-dir, else the run's folder in its store (never a folder two stores

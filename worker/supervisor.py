@@ -23,6 +23,7 @@ from typing import Any
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
 from worker.launcher import WorkerLock
+from worker.system_sampler import SystemSampler
 
 HEARTBEAT_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
@@ -202,7 +203,12 @@ class Worker:
         self._log(f"run {run_id}: training in pid {child.pid} (output in {log_file})")
         from worker.store_retry import follow_surviving_the_store
 
-        follow_surviving_the_store(RunSupervision(self, run_id, child, events, stop_flag))
+        # CPU, RAM, the run folder's disk and each GPU, stored with the run while it trains.
+        sampler = SystemSampler(self.store, run_id, run_dir, self._log).start()
+        try:
+            follow_surviving_the_store(RunSupervision(self, run_id, child, events, stop_flag))
+        finally:
+            sampler.stop()
 
 
 class RunSupervision:
