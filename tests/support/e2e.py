@@ -71,3 +71,12 @@ def kill_worker(proc: subprocess.Popen) -> None:
             pass
     proc.kill()
     proc.wait(timeout=10)
+
+
+def kill_worker_pid(pid: int) -> None:
+    """SIGKILL a detached worker (one the launcher started, not our child) and its children."""
+    for target in [*training_children(pid), pid]:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
