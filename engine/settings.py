@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +30,8 @@ class SettingsError(ValueError):
 class Settings:
     bell: bool = True  # ring the terminal bell in the TUI when a run completes or fails
     webhook_url: str | None = None  # POST a short message here (an ntfy topic, say)
+    # Runs the TUI draws behind a live run's charts, by store id (run ids are per store).
+    pinned_runs: dict[str, list[int]] = field(default_factory=dict)
 
 
 def settings_path() -> Path:
@@ -61,7 +63,16 @@ def load_file(path: Path | None = None) -> Settings:
     if not isinstance(bell, bool) or not (url is None or isinstance(url, str)):
         raise SettingsError(f"{path}: bell must be true/false and webhook_url a string or "
                             "null; fix it or use `cifar-tui settings`")
-    return Settings(bell=bell, webhook_url=url or None)
+    return Settings(bell=bell, webhook_url=url or None, pinned_runs=pins_of(raw))
+
+
+def pins_of(raw: dict) -> dict[str, list[int]]:
+    """The saved pins; a malformed entry is dropped (pins are not worth refusing the file)."""
+    pins = raw.get("pinned_runs")
+    if not isinstance(pins, dict):
+        return {}
+    return {str(store): [i for i in ids if isinstance(i, int)]
+            for store, ids in pins.items() if isinstance(ids, list)}
 
 
 def load(path: Path | None = None) -> Settings:

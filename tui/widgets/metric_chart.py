@@ -10,6 +10,8 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
+from tui.widgets.chart_options import FAINT, time_ticks
+
 MAX_POINTS = 400  # more points than a terminal has columns only costs render time
 
 
@@ -21,6 +23,7 @@ class Series:
     color: str = "cyan"
     right: bool = False  # on the right-hand y axis (a second scale)
     marker: str = "braille"
+    faint: bool = False  # drawn grey and unlabelled, behind the others (a raw series)
 
 
 @dataclass
@@ -33,6 +36,7 @@ class ChartSpec:
     # Shorter titles, tried in order when the chart is too narrow for ``title``.
     short_titles: tuple[str, ...] = ()
     whole_x: bool = False  # steps and epochs: only whole-number ticks on the x axis
+    time_x: bool = False  # seconds: ticks on round strides labelled 30s, 5min, 2h
     empty: str = "waiting for data"  # said in the title while no series has a point
     # Fixed y ticks and their labels (a log10 axis labelled with the real values).
     yticks: tuple[list[float], list[str]] | None = None
@@ -123,8 +127,13 @@ class MetricChart(PlotextPlot):
         if self.spec.whole_x and self._xrange:
             ticks = whole_ticks(*self._xrange, most=(width - 8) // 7)
             self.plt.xticks(ticks, [str(t) for t in ticks])
+        elif self.spec.time_x and self._xrange:
+            self.plt.xticks(*time_ticks(*self._xrange, most=(width - 8) // 8))
 
     def draw(self, spec: ChartSpec) -> None:
+        """Rebuild for ``spec``; the same spec again costs nothing (the poll redraws often)."""
+        if spec == self.spec and self._version:
+            return
         self.spec = spec
         plt = self.plt
         plt.clear_data()
@@ -133,13 +142,15 @@ class MetricChart(PlotextPlot):
             plt.xlabel(spec.xlabel)
         lows: list[float] = []
         highs: list[float] = []
-        for s in spec.series:
+        # Faint series first: plotext draws later series over earlier ones.
+        for s in sorted(spec.series, key=lambda s: not s.faint):
             xs, ys = thin(s.xs, s.ys)
             if not xs:
                 continue
             lows.append(min(xs))
             highs.append(max(xs))
-            plt.plot(xs, ys, label=s.label, color=s.color, marker=s.marker,
+            plt.plot(xs, ys, label=None if s.faint else s.label,
+                     color=FAINT if s.faint else s.color, marker=s.marker,
                      yside="right" if s.right else "left")
         # None while nothing is drawn: no ticks to place, and the title says it is empty.
         self._xrange = (spec.xlim or (min(lows), max(highs))) if lows else None
