@@ -10,7 +10,8 @@ from textual.widgets import DataTable
 
 from storage.runs import RunStore
 from tui.app import CifarTui
-from tui.screens.compare import MAX_CELL, CompareScreen, log_ticks, shorten
+from tui.screens.compare import MAX_CELL, CompareScreen, shorten
+from tui.widgets.chart_options import log_ticks
 from tui.widgets.metric_chart import MetricChart
 
 

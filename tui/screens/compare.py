@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
@@ -20,9 +20,20 @@ from storage.records import Comparison
 from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
+from tui.widgets.chart_options import ChartView, run_colour, run_rich_colour
+from tui.widgets.chart_pins import load_pins, save_pins, toggled
+from tui.widgets.chart_series import (
+    NO_EPOCH_TIMES,
+    Curve,
+    axis_options,
+    empty_spec,
+    epoch_xs,
+    steps_per_epoch,
+    view_series,
+    view_title,
+)
 from tui.widgets.metric_chart import ChartSpec, MetricChart, Series
 
-COLOURS = ("cyan", "magenta", "green", "yellow", "red", "blue", "white", "orange")
 METRIC_FORMATS = {
     "best_val_acc": lambda v: fmt.pct(v, 2), "final_val_acc": lambda v: fmt.pct(v, 2),
     "test_acc": lambda v: fmt.pct(v, 2), "test_loss": fmt.num, "duration_s": fmt.duration,
@@ -68,26 +79,6 @@ def shorten(text: str, width: int = MAX_CELL) -> str:
     return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2:]
 
 
-def log_ticks(lo: float, hi: float, most: int = 5) -> tuple[list[float], list[str]]:
-    """Ticks for log10 values ``lo`` to ``hi``, labelled with the real values: whole decades
-    inside the range (every n-th, on multiples of n), else just the two ends."""
-    first, last = math.ceil(lo), math.floor(hi)
-    if last - first < 1:
-        return [lo, hi], [f"{10**lo:.3g}", f"{10**hi:.3g}"]
-    stride = -(-(last - first) // max(1, most - 1))
-    start = -(-first // stride) * stride  # 1, 100, 10k rather than 10, 1k, 100k
-    decades = range(start, last + 1, stride)
-    return [float(d) for d in decades], [fmt_power(d) for d in decades]
-
-
-def fmt_power(decade: int) -> str:
-    value = 10.0**decade
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= size:
-            return f"{value / size:g}{suffix}"
-    return f"{value:g}"
-
-
 def loss_span(series: list[Series]) -> float:
     """Largest over smallest positive value across all series (1 when there is nothing)."""
     values = [v for s in series for v in s.ys if v > 0]
@@ -105,11 +96,21 @@ class CompareScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("a", "toggle_all", "All settings"),
         Binding("l", "toggle_log", "Log loss"),
+        Binding("s", "toggle_smoothing", "Smooth"),
+        Binding("t", "next_x_axis", "X axis"),
+        Binding("z", "next_zoom", "Zoom last N", show=False),
+        Binding("p", "toggle_pins", "Pin", tooltip="Pin these runs behind live charts"),
     ]
 
     @dataclass
     class Loaded(Message):
         comparison: Comparison
+        store_id: str
+        pins: list[int] = field(default_factory=list)
+
+    @dataclass
+    class PinsSaved(Message):
+        pins: list[int]
 
     def __init__(self, run_ids: list[int]) -> None:
         super().__init__()
@@ -119,6 +120,10 @@ class CompareScreen(Screen[None]):
         self.log_y: bool | None = None  # None: log when the losses span more than LOG_SPAN
         self.loss_log = False  # whether the loss chart is drawn log now
         self.full_values: dict[str, str] = {}  # row key -> the row's uncut values, for the tooltip
+        # Epoch curves have a few points: raw by default, and a lighter EMA when asked.
+        self.view = ChartView(smoothing=None, x_axis="epoch", ema_weight=0.5)
+        self.store_id = ""
+        self.pins: list[int] = []
 
     def compose(self) -> ComposeResult:
         yield Static(f"Comparing {len(self.run_ids)} runs", id="compare-title")
@@ -133,11 +138,15 @@ class CompareScreen(Screen[None]):
 
     @job("compare-load")
     def load(self) -> None:
-        self.post_message(self.Loaded(context_of(self).store.compare(self.run_ids)))
+        store = context_of(self).store
+        comparison = store.compare(self.run_ids)
+        store_id = store.store_id
+        self.post_message(self.Loaded(comparison, store_id, load_pins(store_id)))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
         self.comparison = event.comparison
+        self.store_id, self.pins = event.store_id, event.pins
         self.fill_table()
         self.fill_charts()
 
@@ -149,9 +158,10 @@ class CompareScreen(Screen[None]):
         table.clear(columns=True)
         self.full_values = {}
         table.add_column("", key="key")
-        for i, run in enumerate(comparison.runs):
-            colour = COLOURS[i % len(COLOURS)]
-            header = Text(f"#{run.id} {shorten(run.name)}", style=f"bold {colour}")
+        for run in comparison.runs:
+            pinned = " *" if run.id in self.pins else ""  # the title says what * means
+            header = Text(f"#{run.id} {shorten(run.name)}{pinned}",
+                          style=f"bold {run_rich_colour(run.id)}")
             table.add_column(header, key=str(run.id))
         for metric, values in comparison.metrics.items():
             render = METRIC_FORMATS.get(metric, show)
@@ -174,6 +184,8 @@ class CompareScreen(Screen[None]):
                  f"{len(differing)} settings differ (highlighted)")
         if hidden:
             title += f" · {hidden} equal settings hidden (a shows all)"
+        if pinned := [f"#{r.id}" for r in comparison.runs if r.id in self.pins]:
+            title += f" · * pinned: {' '.join(pinned)}"
         self.query_one("#compare-title", Static).update(title)
         self._set_tooltip(table)
 
@@ -203,37 +215,51 @@ class CompareScreen(Screen[None]):
         table.tooltip = self.full_values.get(key or "")
 
     def fill_charts(self) -> None:
+        """Both charts for the view; a run with no epoch times is left off a time axis."""
         comparison = self.comparison
         if comparison is None:
             return
-        acc, loss = [], []
-        for i, run in enumerate(comparison.runs):
+        axis = self.view.x_axis
+        acc: list[Curve] = []
+        loss: list[Curve] = []
+        untimed: list[str] = []
+        for run in comparison.runs:
             rows = comparison.curves.get(run.id, [])
-            colour = COLOURS[i % len(COLOURS)]
-            acc_rows = [(r.epoch, r.val_acc * 100) for r in rows if r.val_acc is not None]
+            spe = steps_per_epoch(run.total_steps, run.epochs)
+            acc_rows = [r for r in rows if r.val_acc is not None]
             # An exploded run may log inf or nan; neither can be plotted.
-            loss_rows = [(r.epoch, r.val_loss) for r in rows
-                         if r.val_loss is not None and math.isfinite(r.val_loss)]
-            acc.append(Series(f"#{run.id}", [e for e, _ in acc_rows], [v for _, v in acc_rows],
-                              colour))
-            loss.append(Series(f"#{run.id}", [e for e, _ in loss_rows],
-                               [v for _, v in loss_rows], colour))
+            loss_rows = [r for r in rows if r.val_loss is not None and math.isfinite(r.val_loss)]
+            acc_x, loss_x = epoch_xs(acc_rows, axis, spe), epoch_xs(loss_rows, axis, spe)
+            if acc_x is None or loss_x is None:
+                untimed.append(f"#{run.id}")
+                continue
+            colour = run_colour(run.id)
+            acc.append(Curve(f"#{run.id}", acc_x, [r.val_acc * 100 for r in acc_rows], colour))
+            loss.append(Curve(f"#{run.id}", loss_x, [r.val_loss for r in loss_rows], colour))
         acc_chart = self.query_one("#compare-acc", MetricChart)
-        acc_chart.draw(ChartSpec("val accuracy %", acc, xlabel="epoch", whole_x=True))
-        self.query_one("#compare-loss", MetricChart).draw(self._loss_spec(loss))
+        loss_chart = self.query_one("#compare-loss", MetricChart)
+        if untimed and not acc:
+            acc_chart.draw(empty_spec("val accuracy %", axis, NO_EPOCH_TIMES))
+            loss_chart.draw(empty_spec("val loss", axis, NO_EPOCH_TIMES))
+            return
+        note = f" · {' '.join(untimed)} untimed" if untimed else ""
+        drawn = view_series(acc, self.view)
+        title = view_title("val accuracy %", self.view, 0, bool(self.view.smoothing)) + note
+        acc_chart.draw(ChartSpec(title, drawn.series, short_titles=("val acc %",),
+                                 **axis_options(axis)))
+        loss_chart.draw(self._loss_spec(loss, note))
 
-    def _loss_spec(self, loss: list[Series]) -> ChartSpec:
+    def _loss_spec(self, loss: list[Curve], note: str = "") -> ChartSpec:
         """Linear, or log10 of the values with ticks at whole decades: plotext's own log
         scale crashes on redraw under textual-plotext, so the screen takes the log itself."""
-        self.loss_log = loss_span(loss) > LOG_SPAN if self.log_y is None else self.log_y
-        if not self.loss_log:
-            return ChartSpec("val loss", loss, xlabel="epoch", whole_x=True)
-        logged = [Series(s.label, [x for x, y in zip(s.xs, s.ys, strict=True) if y > 0],
-                         [math.log10(y) for y in s.ys if y > 0], s.color) for s in loss]
-        ys = [y for s in logged for y in s.ys]
-        ticks = log_ticks(min(ys), max(ys)) if ys else None
-        return ChartSpec("log10 val loss", logged, xlabel="epoch", whole_x=True,
-                         short_titles=("log loss",), yticks=ticks)
+        raw = [Series(c.label, c.xs, c.ys) for c in loss]
+        self.loss_log = loss_span(raw) > LOG_SPAN if self.log_y is None else self.log_y
+        drawn = view_series(loss, self.view, log_y=self.loss_log)
+        base = "log10 val loss" if self.loss_log else "val loss"
+        title = view_title(base, self.view, drawn.skipped, bool(self.view.smoothing)) + note
+        return ChartSpec(title, drawn.series, short_titles=("log loss" if self.loss_log
+                                                              else "loss",),
+                         yticks=drawn.yticks, **axis_options(self.view.x_axis))
 
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all
@@ -242,3 +268,32 @@ class CompareScreen(Screen[None]):
     def action_toggle_log(self) -> None:
         self.log_y = not self.loss_log
         self.fill_charts()
+
+    def action_toggle_smoothing(self) -> None:
+        self.view = self.view.smoothing_toggled()
+        self.fill_charts()
+
+    def action_next_x_axis(self) -> None:
+        self.view = self.view.next_x_axis()
+        self.fill_charts()
+
+    def action_next_zoom(self) -> None:
+        self.view = self.view.next_zoom()
+        self.fill_charts()
+
+    def action_toggle_pins(self) -> None:
+        """Pin the compared runs (or unpin them when all are pinned already)."""
+        if self.store_id:
+            self._save_pins(self.store_id, toggled(self.pins, self.run_ids))
+
+    @job("compare-pins")
+    def _save_pins(self, store_id: str, pins: list[int]) -> None:
+        self.post_message(self.PinsSaved(save_pins(store_id, pins)))
+
+    @on(PinsSaved)
+    def _pins_saved(self, event: PinsSaved) -> None:
+        self.pins = event.pins
+        shown = [i for i in self.run_ids if i in self.pins]
+        self.notify(f"pinned {' '.join(f'#{i}' for i in shown)}: drawn behind live charts"
+                    if shown else "unpinned: no longer drawn behind live charts")
+        self.fill_table()

@@ -1,12 +1,13 @@
 """Live run: progress and charts that follow the store, whoever started the run.
 
 Steps are fetched incrementally (``get_steps(after_step=...)``) every poll, so
-a long run costs the same per second as a short one.
+a long run costs the same per second as a short one. Pinned runs are fetched once
+per pin change and drawn behind this run's loss and accuracy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual import on
 from textual.app import ComposeResult
@@ -29,7 +30,10 @@ from tui.messages import (
     ResumeRequested,
 )
 from tui.screens.run_log import RunLogScreen
-from tui.widgets.metric_chart import ChartSpec, MetricChart, Series
+from tui.widgets.chart_live import LiveData, loss_spec, lr_spec, val_spec
+from tui.widgets.chart_options import ChartView
+from tui.widgets.chart_pins import load_pins, save_pins, toggled
+from tui.widgets.metric_chart import MetricChart
 from tui.widgets.progress_header import ProgressHeader
 
 
@@ -44,7 +48,13 @@ class LiveRunScreen(Screen[None]):
         Binding("w", "app.workers", "Workers", show=False),
         Binding("L", "run_log", "Run log (train.log, following)", show=False),
         Binding("d", "detail", "Detail"),
-        Binding("D", "duplicate", "Duplicate"),
+        Binding("D", "duplicate", "Duplicate", show=False),
+        Binding("s", "toggle_smoothing", "Smooth", tooltip="EMA 0.9 or raw (raw faint behind)"),
+        Binding("l", "toggle_log", "Log", tooltip="log-Y on the loss axes"),
+        Binding("t", "next_x_axis", "X axis", tooltip="step, epoch or wall time"),
+        Binding("z", "next_zoom", "Zoom", tooltip="all, last 200 or last 50 points"),
+        Binding("p", "toggle_pin", "Pin", tooltip="Pin this run behind other live charts"),
+        Binding("P", "unpin_all", "Unpin all runs", show=False),
     ]
 
     @dataclass
@@ -52,21 +62,33 @@ class LiveRunScreen(Screen[None]):
         run: RunDetail
         steps: list[StepRow]
 
+    @dataclass
+    class PinsLoaded(Message):
+        store_id: str
+        pins: list[int]
+        pinned: dict[int, tuple[RunDetail, list[StepRow]]] = field(default_factory=dict)
+
     def __init__(self, run_id: int) -> None:
         super().__init__()
         self.run_id = run_id
         self.run: RunDetail | None = None
-        self.steps: list[float] = []
-        self.losses: list[float] = []
-        self.lrs: list[float] = []
+        self.rows: list[StepRow] = []
         self.last_step = -1
         self.timer = None
         self.drawn: tuple[object, ...] = ()
+        self.view = ChartView()
+        self.store_id = ""
+        self.pins: list[int] = []
+        self.pinned: dict[int, tuple[RunDetail, list[StepRow]]] = {}
+
+    @property
+    def steps(self) -> list[int]:
+        return [r.step for r in self.rows]
 
     def compose(self) -> ComposeResult:
         yield ProgressHeader(id="live-header")
         with Grid(id="live-charts"):
-            yield MetricChart("train loss (EMA)", id="chart-loss")
+            yield MetricChart("train loss", id="chart-loss")
             yield MetricChart("validation", id="chart-val")
             yield MetricChart("learning rate", id="chart-lr")
         yield Footer(compact=True)
@@ -91,10 +113,7 @@ class LiveRunScreen(Screen[None]):
     @on(Polled)
     def _polled(self, event: Polled) -> None:
         new = [s for s in event.steps if s.step > self.last_step]
-        for row in new:
-            self.steps.append(row.step)
-            self.losses.append(row.loss)
-            self.lrs.append(row.lr)
+        self.rows.extend(new)
         now = context_of(self).clock()
         header = self.query_one(ProgressHeader)
         if new:
@@ -111,42 +130,78 @@ class LiveRunScreen(Screen[None]):
             self.timer.stop()  # a finished run will not change again
             self.timer = None
 
-    def redraw(self, run: RunDetail) -> None:
-        """Each series its own colour and marker, so the legend tells them apart."""
-        total = run.total_steps
-        xlim = (1, total) if total else None
-        # An ended run will get no points: say so rather than "waiting for data".
-        empty = "waiting for data" if run.status in fmt.ACTIVE else f"no data, run {run.status}"
-        self.query_one("#chart-loss", MetricChart).draw(ChartSpec(
-            "train loss (EMA)", [Series("loss", self.steps, fmt.ema(self.losses), "cyan")],
-            xlabel="step", xlim=xlim, whole_x=True, empty=empty, short_titles=("loss",),
-        ))
-        epochs = [r.epoch for r in run.epoch_rows]
-        val_loss = [(r.epoch, r.val_loss) for r in run.epoch_rows if r.val_loss is not None]
-        val_acc = [(r.epoch, r.val_acc * 100) for r in run.epoch_rows if r.val_acc is not None]
-        self.query_one("#chart-val", MetricChart).draw(ChartSpec(
-            "val acc % (green) · val loss (yellow, right)",
-            [
-                Series("val acc %", [e for e, _ in val_acc], [v for _, v in val_acc], "green",
-                       marker="hd"),
-                Series("val loss", [e for e, _ in val_loss], [v for _, v in val_loss], "yellow",
-                       right=True, marker="dot"),
-            ],
-            xlabel="epoch", xlim=(1, max(run.epochs, max(epochs, default=1))) if epochs else None,
-            whole_x=True, empty=empty,
-            short_titles=("val acc % · val loss (right)", "val acc · loss", "validation"),
-        ))
-        config = run.config
-        plan = fmt.planned_lr(str(config.get("schedule", "onecycle")),
-                              float(config.get("max_lr", run.max_lr)),
-                              float(config.get("pct_start", 0.3)), total or 0)
-        self.query_one("#chart-lr", MetricChart).draw(ChartSpec(
-            "learning rate (plan, seen, now)",
-            [Series("plan", *plan, "gray", marker="dot"),
-             Series("seen", self.steps, self.lrs, "magenta", marker="hd")],
-            xlabel="step", xlim=xlim, vline=self.last_step if self.last_step > 0 else None,
-            whole_x=True, empty=empty, short_titles=("learning rate", "lr"),
-        ))
+    def redraw(self, run: RunDetail | None = None) -> None:
+        """Each chart gets its spec for the data and view; one whose spec is unchanged
+        keeps what it drew (MetricChart.draw compares)."""
+        run = run or self.run
+        if run is None:
+            return
+        data = LiveData(run, self.rows, self.pinned)
+        self.query_one("#chart-loss", MetricChart).draw(loss_spec(data, self.view))
+        self.query_one("#chart-val", MetricChart).draw(val_spec(data, self.view))
+        self.query_one("#chart-lr", MetricChart).draw(lr_spec(data, self.view))
+
+    def on_screen_resume(self) -> None:
+        # On the first show too; and compare may have pinned or unpinned runs meanwhile.
+        self.load_pins()
+
+    @job("live-pins")
+    def load_pins(self, pins: list[int] | None = None) -> None:
+        """Read (or, given ``pins``, save) this store's pins, then fetch each pinned run
+        not fetched yet; a deleted pinned run is simply not drawn."""
+        from storage.errors import RunNotFound
+
+        store = context_of(self).store
+        store_id = store.store_id
+        pins = load_pins(store_id) if pins is None else save_pins(store_id, pins)
+        pinned: dict[int, tuple[RunDetail, list[StepRow]]] = {}
+        for run_id in pins:
+            if run_id == self.run_id:
+                continue
+            known = self.pinned.get(run_id)
+            if known is not None and known[0].status not in fmt.ACTIVE:
+                pinned[run_id] = known  # an ended run will not change
+                continue
+            try:
+                pinned[run_id] = (store.get_run(run_id), store.get_steps(run_id))
+            except RunNotFound:
+                continue
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.PinsLoaded(store_id, pins, pinned))
+
+    @on(PinsLoaded)
+    def _pins_loaded(self, event: PinsLoaded) -> None:
+        self.store_id, self.pins = event.store_id, event.pins
+        if event.pinned.keys() != self.pinned.keys() or any(
+                len(event.pinned[k][1]) != len(self.pinned[k][1]) for k in event.pinned):
+            self.pinned = event.pinned
+            self.redraw()
+
+    def action_toggle_smoothing(self) -> None:
+        self._set_view(self.view.smoothing_toggled())
+
+    def action_toggle_log(self) -> None:
+        self._set_view(self.view.log_toggled())
+
+    def action_next_x_axis(self) -> None:
+        self._set_view(self.view.next_x_axis())
+
+    def action_next_zoom(self) -> None:
+        self._set_view(self.view.next_zoom())
+
+    def _set_view(self, view: ChartView) -> None:
+        self.view = view
+        self.redraw()
+
+    def action_toggle_pin(self) -> None:
+        pins = toggled(self.pins, [self.run_id])
+        self.notify(f"#{self.run_id} pinned: drawn behind other runs' live charts"
+                    if self.run_id in pins else f"#{self.run_id} unpinned")
+        self.load_pins(pins)
+
+    def action_unpin_all(self) -> None:
+        self.notify("every run unpinned")
+        self.load_pins([])
 
     def action_cancel_run(self) -> None:
         self.post_message(CancelRequested(self.run_id))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tui.widgets.chart_options import ChartView, last_points, log10_points, log_ticks, smooth
+from tui.widgets.chart_options import FAINT, ChartView, last_points, log10_points, log_ticks, smooth
 from tui.widgets.metric_chart import ChartSpec, Series
 
 if TYPE_CHECKING:
@@ -86,8 +86,8 @@ def view_series(curves: Sequence[Curve], view: ChartView, log_y: bool = False,
             if log_y:
                 xs, ys, skipped = log10_points(xs, ys)
                 drawn.skipped += skipped if i == 0 else 0  # each point counted once
-            drawn.series.append(Series(curve.label, xs, ys, curve.color, right=curve.right,
-                                       marker=curve.marker, faint=faint))
+            drawn.series.append(Series(curve.label, xs, ys, FAINT if faint else curve.color,
+                                       right=curve.right, marker=curve.marker, faint=faint))
     if log_y:
         ys = [y for s in drawn.series if not s.right for y in s.ys]
         drawn.yticks = log_ticks(min(ys), max(ys)) if ys else None
@@ -108,17 +108,23 @@ def axis_options(axis: str) -> dict[str, object]:
             "time_x": axis == "time"}
 
 
-def view_title(base: str, view: ChartView, log_y: bool, skipped: int,
+def view_title(base: str, view: ChartView, skipped: int = 0,
                smoothing_shown: bool = True) -> str:
-    """``base`` with what the view changed: "train loss · EMA 0.9 · log · last 200"."""
+    """``base`` with what the view changed: "train loss · EMA 0.9 · last 200"; a log
+    axis says how many points it could not show."""
     parts = [base]
     if smoothing_shown:
         parts.append(view.smoothing_label)
-    if log_y:
-        parts.append("log" + (f", {skipped} ≤0 skipped" if skipped else ""))
+    if skipped:
+        parts.append(f"{skipped} ≤0 skipped")
     if view.last_n:
         parts.append(view.zoom_label)
     return " · ".join(parts)
+
+
+def steps_per_epoch(total_steps: int | None, epochs: int | None) -> float:
+    """For putting epochs on a step axis and steps on an epoch axis (1 when unknown)."""
+    return total_steps / epochs if total_steps and epochs else 1.0
 
 
 def empty_spec(title: str, axis: str, why: str) -> ChartSpec:

@@ -40,6 +40,7 @@ class ChartSpec:
     empty: str = "waiting for data"  # said in the title while no series has a point
     # Fixed y ticks and their labels (a log10 axis labelled with the real values).
     yticks: tuple[list[float], list[str]] | None = None
+    right_yticks: tuple[list[float], list[str]] | None = None  # the same, for the right axis
 
 
 def fit_title(titles: Sequence[str], width: int) -> str:
@@ -158,6 +159,8 @@ class MetricChart(PlotextPlot):
             plt.xlim(*spec.xlim)
         if spec.yticks is not None and lows:
             plt.yticks(*spec.yticks)
+        if spec.right_yticks is not None and lows:
+            plt.yticks(*spec.right_yticks, yside="right")
         if spec.vline is not None and lows:
             plt.vline(spec.vline, "red")
         self._version += 1
