@@ -113,15 +113,21 @@ def val_spec(data: LiveData, view: ChartView) -> ChartSpec:
         right_ticks = log_ticks(min(loss_ys), max(loss_ys)) if loss_ys else None
     series.append(Series("log10 val loss" if view.log_y else "val loss", loss_xs, loss_ys,
                          "yellow", right=True, marker="dot"))
-    epochs = [r.epoch for r in run.epoch_rows]
-    xlim = None
-    if epochs and axis == "epoch" and not view.last_n:
-        xlim = (1, max(run.epochs, max(epochs)))
+    xlim = val_window(run, axis) if run.epoch_rows and not view.last_n else None
     note = f" · {skipped} ≤0 skipped" if skipped else ""
     return ChartSpec(
         f"val acc % (left) · val loss (right){note}", series, xlim=xlim, empty=empty_note(run),
         short_titles=(f"val acc % · val loss (right){note}", "val acc · loss", "validation"),
         right_yticks=right_ticks, **axis_options(axis))
+
+
+def val_window(run: RunDetail, axis: str) -> tuple[float, float] | None:
+    """The whole run up front, lined up with the step charts above and beside it."""
+    if axis == "epoch":
+        return 1, max(run.epochs, max(r.epoch for r in run.epoch_rows))
+    if axis == "step" and run.total_steps:
+        return 1, run.total_steps
+    return None
 
 
 def lr_spec(data: LiveData, view: ChartView) -> ChartSpec:
