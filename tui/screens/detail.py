@@ -1,8 +1,9 @@
-"""Run detail: config, final metrics, per-class accuracy, confusion grid, errors,
-checkpoints, and editable notes and tags."""
+"""Run detail: config, final metrics, what the machine did while it ran, per-class
+accuracy, confusion grid, errors, checkpoints, and editable notes and tags."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from rich.table import Table
@@ -17,6 +18,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import get_current_worker
 
+from engine.events import SystemSample
 from storage.errors import EditConflict, RunNotFound
 from storage.records import RunDetail
 from tui import format as fmt
@@ -31,9 +33,11 @@ from tui.messages import (
     RunChanged,
 )
 from tui.screens.run_log import RunLogScreen
+from tui.screens.system import run_system_table
 from tui.widgets.confusion_grid import ConfusionGrid
 
 STACK_BELOW = 112  # columns: per-class bars (~40) and the confusion grid (66) side by side
+SAMPLES_EVERY_S = 5.0  # the worker samples every 5 s: rereading them more often finds nothing
 
 
 def config_table(run: RunDetail) -> Table:
@@ -107,6 +111,7 @@ def error_text(run: RunDetail) -> Text | None:
 
 
 class RunDetailScreen(Screen[None]):
+    DEFAULT_CSS = "#detail-system-title { margin-top: 1; }"  # apart from the results above
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("D", "duplicate", "Duplicate"),
@@ -131,6 +136,7 @@ class RunDetailScreen(Screen[None]):
         run: RunDetail
         tickets: dict[str, int]
         saved: tuple[str, ...] = ()
+        samples: list[SystemSample] | None = None  # None: not reread this time
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
@@ -144,6 +150,9 @@ class RunDetailScreen(Screen[None]):
         self.saves_done: dict[str, int] = {"notes": 0, "tags": 0}
         self.timer: Timer | None = None
         self.deleted = False  # told once that the run was deleted elsewhere
+        # When the system samples were last read and whether the run was active then
+        # (written only by the load job, which never runs twice at once).
+        self.samples_read: tuple[float, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(f"Run #{self.run_id}", id="detail-title")
@@ -153,6 +162,10 @@ class RunDetailScreen(Screen[None]):
                 with Vertical(classes="panel"):
                     yield Label("Results", classes="panel-title")
                     yield Static(id="detail-metrics")
+                    # Under the results, beside the long config: no row lower at 80x24.
+                    yield Label("System while it ran", classes="panel-title",
+                                id="detail-system-title")
+                    yield Static(Text("…", style="dim"), id="detail-system")
                 with Vertical(classes="panel"):
                     yield Label("Config", classes="panel-title")
                     yield Static(id="detail-config")
@@ -187,16 +200,32 @@ class RunDetailScreen(Screen[None]):
 
     @job("detail-load")
     def _load(self, tickets: dict[str, int]) -> None:
+        store = context_of(self).store
         try:
-            run = context_of(self).store.get_run(self.run_id)
+            run = store.get_run(self.run_id)
+            due = self._samples_due(run.status)
+            samples = store.get_system_samples(self.run_id) if due else None
         except RunNotFound:
             if self.timer is None and not self.deleted:
                 raise  # not polling: the App tells it once
             if not self.deleted:  # a poll already in flight when it was told stays quiet
                 self.app.call_from_thread(self._gone)  # once, not on every poll
             return
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(run, tickets))
+        if get_current_worker().is_cancelled:
+            return  # a newer load reads them
+        if due:
+            self.samples_read = (time.monotonic(), run.status in fmt.ACTIVE)
+        self.post_message(self.Loaded(run, tickets, samples=samples))
+
+    def _samples_due(self, status: str) -> bool:
+        """Read once for an ended run; while it runs every few seconds, and once more after
+        it ends, for the last samples."""
+        if self.samples_read is None:
+            return True
+        when, was_active = self.samples_read
+        if not was_active:
+            return False
+        return status not in fmt.ACTIVE or time.monotonic() - when >= SAMPLES_EVERY_S
 
     def _gone(self) -> None:
         self.deleted = True
@@ -216,6 +245,8 @@ class RunDetailScreen(Screen[None]):
         ))
         self.query_one("#detail-metrics", Static).update(metrics_table(run))
         self.query_one("#detail-config", Static).update(config_table(run))
+        if event.samples is not None:
+            self.query_one("#detail-system", Static).update(run_system_table(event.samples))
         error = self.query_one("#detail-error", Static)
         shown = error_text(run)
         if shown is not None:
