@@ -102,7 +102,7 @@ def val_spec(data: LiveData, view: ChartView) -> ChartSpec:
         pin_x = epoch_xs(rows, axis, steps_per_epoch(pinned.total_steps, pinned.epochs))
         if pin_x is not None:
             curves.append(Curve(f"#{pinned.id}", pin_x, [r.val_acc * 100 for r in rows],
-                                run_colour(pinned.id), marker="dot"))
+                                run_colour(pinned.id)))  # val loss has the dots
     curves.append(Curve("val acc %", acc_x, [r.val_acc * 100 for r in acc_rows],
                         run_colour(run.id), marker="hd"))
     series = view_series(curves, raw).series
