@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -27,6 +26,7 @@ from storage.errors import InvalidRunState, StoreError
 from storage.records import Interruption
 from storage.runs import RunStore
 from worker.code_version import code_version
+from worker.run_thread import RunThread
 
 MAX_BUFFERED_STEPS = 5_000
 FLUSH_SECONDS = 0.5  # steps reach the store within about a second
@@ -137,28 +137,18 @@ def open_foreground_run(db_url: str | None, config: RunConfig, *, name: str | No
     return StoreRecorder(store, run_id, flush_seconds, owns_store=True, worker_id=worker_id)
 
 
-class LeaseRenewer:
+class LeaseRenewer(RunThread):
     """Renew a run's lease every second from a daemon thread, as a worker does, so the
     run stays ours however long a step takes. ``on_stop`` hears "cancel" (someone asked)
     or "lost" (the run is no longer ours); a store error is retried on the next beat."""
 
     def __init__(self, store: RunStore, run_id: int, worker_id: str,
                  on_stop: Callable[[str], None], every: float = HEARTBEAT_SECONDS):
+        super().__init__(name=f"lease-{run_id}")
         self.store, self.run_id, self.worker_id = store, run_id, worker_id
         self.on_stop, self.every = on_stop, every
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{run_id}", daemon=True)
 
-    def start(self) -> LeaseRenewer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._halt.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _beat(self) -> None:
+    def _run(self) -> None:
         while not self._halt.wait(self.every):
             try:
                 if self.store.heartbeat(self.run_id, self.worker_id):

@@ -9,7 +9,6 @@ write is logged once and sampling goes on. The store is imported only in the thr
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,37 +16,27 @@ from typing import Any
 from engine.events import SystemSample
 from engine.formatting import first_line
 from worker.machine import read_machine
+from worker.run_thread import RunThread
 
 SAMPLE_SECONDS = 5.0  # a week-long run is ~120k rows; the store reads back the latest 5,000
 
 
-class SystemSampler:
+class SystemSampler(RunThread):
     """Every ``every`` seconds, ``read(disk_path)`` goes to ``store.add_system_samples``.
 
     The first sample is taken at once and always written, even when the run ends first,
-    so a run of any length has at least one."""
+    so a run of any length has at least one; ``stop()`` waits for a write in flight."""
 
     def __init__(self, store: Any, run_id: int, disk_path: str | Path,
                  log: Callable[[str], None], every: float = SAMPLE_SECONDS,
                  read: Callable[[str | Path], SystemSample] = read_machine):
+        super().__init__(name=f"sample-{run_id}")
         self.store, self.run_id, self.disk_path = store, run_id, disk_path
         self.log, self.every, self.read = log, every, read
         self.samples = 0  # written so far
         self._told = False
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"sample-{run_id}", daemon=True)
 
-    def start(self) -> SystemSampler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop and wait for a sample being written (NVML and one insert: milliseconds)."""
-        self._halt.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
+    def _run(self) -> None:
         from storage.errors import RunNotFound  # here, not at import: see the module doc
 
         while True:

@@ -45,7 +45,7 @@ def test_samples_the_real_machine_into_the_store_until_stopped(
     sampler = SystemSampler(store, run_id, tmp_path, logged.append, every=FAST).start()
     until(lambda: len(store.get_system_samples(run_id)) >= 3)
     sampler.stop()
-    assert not sampler._thread.is_alive()
+    assert not sampler.alive
     samples = store.get_system_samples(run_id)
     assert len(samples) == sampler.samples  # nothing is written after stop() returns
     assert all(s.ram_total_mb > 0 and 0 <= s.cpu_pct <= 100 for s in samples)
@@ -120,5 +120,5 @@ def test_a_run_deleted_while_training_stops_the_sampler(store: RunStore, tmp_pat
     logged: list[str] = []
     sampler = SystemSampler(store, run_id, tmp_path, logged.append, every=FAST,
                             read=lambda _p: fixed()).start()
-    until(lambda: not sampler._thread.is_alive())
+    until(lambda: not sampler.alive)
     assert logged == [] and sampler.samples == 0
