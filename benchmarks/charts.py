@@ -67,6 +67,14 @@ def draw_metric_chart(widget: MetricChart, shift: float) -> None:
     paint(widget)
 
 
+def repaint_metric_chart(widget: MetricChart, shift: float) -> None:
+    """The same spec again (a dialog opened over the live screen): no rebuild, a repaint."""
+    widget.draw(ChartSpec("loss", [Series(c, xs, ys, c)
+                                   for (xs, ys), c in zip(curves(0.0), COLOURS, strict=True)],
+                          xlabel="step", whole_x=True))
+    paint(widget)
+
+
 def draw_textual_plot(widget: Widget, shift: float) -> None:
     from textual_hires_canvas import Canvas, HiResMode
 
@@ -112,18 +120,20 @@ async def time_draws(chart: Widget, draw: Callable[[Widget, float], None], size:
 
 async def main(repeats: int) -> None:
     print(f"3 series x {POINTS} points, braille; median of {repeats} draws (ms)")
-    print(f"{'size':>8}  {'plotext':>8}  {'MetricChart':>11}  {'textual-plot':>12}  "
-          f"{'tplot/plotext':>13}")
+    print(f"{'size':>8}  {'plotext':>8}  {'MetricChart':>11}  {'  cached':>8}  "
+          f"{'textual-plot':>12}  {'tplot/plotext':>13}")
     for size in SIZES:
         base = await time_draws(PlotextPlot(), draw_plotext, size, repeats)
         ours = await time_draws(MetricChart("loss"), draw_metric_chart, size, repeats)
+        cached = await time_draws(MetricChart("loss"), repaint_metric_chart, size, repeats)
         other = textual_plot_widget()
         if other is None:
             tplot, ratio = "absent", "–"
         else:
             ms = await time_draws(other, draw_textual_plot, size, repeats)
             tplot, ratio = f"{ms:.1f}", f"{ms / base:.2f}x"
-        print(f"{size[0]:>4}x{size[1]:<3}  {base:8.1f}  {ours:11.1f}  {tplot:>12}  {ratio:>13}")
+        print(f"{size[0]:>4}x{size[1]:<3}  {base:8.1f}  {ours:11.1f}  {cached:8.2f}  "
+              f"{tplot:>12}  {ratio:>13}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from tui.messages import (
     ResumeRequested,
 )
 from tui.screens.run_log import RunLogScreen
+from tui.widgets import chart_pins
 from tui.widgets.chart_live import LiveData, loss_spec, lr_spec, val_spec
 from tui.widgets.chart_options import ChartView
 from tui.widgets.chart_pins import load_pins, save_pins, toggled
@@ -66,6 +67,7 @@ class LiveRunScreen(Screen[None]):
     class PinsLoaded(Message):
         store_id: str
         pins: list[int]
+        generation: int
         pinned: dict[int, tuple[RunDetail, list[StepRow]]] = field(default_factory=dict)
 
     def __init__(self, run_id: int) -> None:
@@ -79,6 +81,7 @@ class LiveRunScreen(Screen[None]):
         self.view = ChartView()
         self.store_id = ""
         self.pins: list[int] = []
+        self.pins_generation = -1  # chart_pins.generation() when the pins were read
         self.pinned: dict[int, tuple[RunDetail, list[StepRow]]] = {}
 
     @property
@@ -143,7 +146,8 @@ class LiveRunScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         # On the first show too; and compare may have pinned or unpinned runs meanwhile.
-        self.load_pins()
+        if chart_pins.generation() != self.pins_generation:
+            self.load_pins()
 
     @job("live-pins")
     def load_pins(self, pins: list[int] | None = None) -> None:
@@ -154,6 +158,7 @@ class LiveRunScreen(Screen[None]):
         store = context_of(self).store
         store_id = store.store_id
         pins = load_pins(store_id) if pins is None else save_pins(store_id, pins)
+        generation = chart_pins.generation()
         pinned: dict[int, tuple[RunDetail, list[StepRow]]] = {}
         for run_id in pins:
             if run_id == self.run_id:
@@ -167,11 +172,12 @@ class LiveRunScreen(Screen[None]):
             except RunNotFound:
                 continue
         if not get_current_worker().is_cancelled:
-            self.post_message(self.PinsLoaded(store_id, pins, pinned))
+            self.post_message(self.PinsLoaded(store_id, pins, generation, pinned))
 
     @on(PinsLoaded)
     def _pins_loaded(self, event: PinsLoaded) -> None:
         self.store_id, self.pins = event.store_id, event.pins
+        self.pins_generation = event.generation
         if event.pinned.keys() != self.pinned.keys() or any(
                 len(event.pinned[k][1]) != len(self.pinned[k][1]) for k in event.pinned):
             self.pinned = event.pinned

@@ -7,6 +7,14 @@ from dataclasses import replace
 
 from engine.settings import SettingsError, load_file, save
 
+# Bumped by every save in this process, so a screen coming back into view reloads its
+# pins only when they changed (closing a dialog must not cost a file read and a job).
+_generation = 0
+
+
+def generation() -> int:
+    return _generation
+
 
 def load_pins(store_id: str) -> list[int]:
     """This store's pinned run ids; none when the settings file cannot be read
@@ -19,6 +27,7 @@ def load_pins(store_id: str) -> list[int]:
 
 def save_pins(store_id: str, run_ids: list[int]) -> list[int]:
     """Replace this store's pins with ``run_ids`` (other stores' pins stay); returns them."""
+    global _generation
     settings = load_file()
     pins = dict(settings.pinned_runs)
     if run_ids:
@@ -26,6 +35,7 @@ def save_pins(store_id: str, run_ids: list[int]) -> list[int]:
     else:
         pins.pop(store_id, None)
     save(replace(settings, pinned_runs=pins))
+    _generation += 1
     return pins.get(store_id, [])
 
 

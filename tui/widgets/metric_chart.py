@@ -106,7 +106,7 @@ class MetricChart(PlotextPlot):
         """
         key = (self._version, self.size, self.app.theme)
         if self._cache is None or self._cache[0] != key:
-            self._fit_to_width(self.size.width)
+            self._build(self.size.width)
             self._cache = (key, super().render())
         rendered = self._cache[1]
         return rendered.copy() if isinstance(rendered, Text) else rendered
@@ -132,36 +132,41 @@ class MetricChart(PlotextPlot):
             self.plt.xticks(*time_ticks(*self._xrange, most=(width - 8) // 8))
 
     def draw(self, spec: ChartSpec) -> None:
-        """Rebuild for ``spec``; the same spec again costs nothing (the poll redraws often)."""
+        """Take ``spec``; it is built at the next render. The same spec again costs nothing
+        (the live screen polls every second)."""
         if spec == self.spec and self._version:
             return
         self.spec = spec
-        plt = self.plt
+        drawn = [s.xs for s in spec.series if s.xs]
+        # None while nothing is drawn: no ticks to place, and the title says it is empty.
+        self._xrange = (spec.xlim or (min(min(xs) for xs in drawn), max(max(xs) for xs in drawn))
+                        if drawn else None)
+        self._version += 1
+        self.refresh()
+
+    def _build(self, width: int) -> None:
+        """The plotext figure for the spec at ``width``: braille has two dots per column,
+        so each series is thinned to twice the width (plotext's cost grows with points)."""
+        spec, plt = self.spec, self.plt
         plt.clear_data()
         plt.clear_figure()
         if spec.xlabel:
             plt.xlabel(spec.xlabel)
-        lows: list[float] = []
-        highs: list[float] = []
+        limit = min(MAX_POINTS, max(40, 2 * width))
         # Faint series first: plotext draws later series over earlier ones.
         for s in sorted(spec.series, key=lambda s: not s.faint):
-            xs, ys = thin(s.xs, s.ys)
-            if not xs:
-                continue
-            lows.append(min(xs))
-            highs.append(max(xs))
-            plt.plot(xs, ys, label=None if s.faint else s.label,
-                     color=FAINT if s.faint else s.color, marker=s.marker,
-                     yside="right" if s.right else "left")
-        # None while nothing is drawn: no ticks to place, and the title says it is empty.
-        self._xrange = (spec.xlim or (min(lows), max(highs))) if lows else None
-        if spec.xlim is not None:
-            plt.xlim(*spec.xlim)
-        if spec.yticks is not None and lows:
-            plt.yticks(*spec.yticks)
-        if spec.right_yticks is not None and lows:
-            plt.yticks(*spec.right_yticks, yside="right")
-        if spec.vline is not None and lows:
-            plt.vline(spec.vline, "red")
-        self._version += 1
-        self.refresh()
+            xs, ys = thin(s.xs, s.ys, limit)
+            if xs:
+                plt.plot(xs, ys, label=None if s.faint else s.label,
+                         color=FAINT if s.faint else s.color, marker=s.marker,
+                         yside="right" if s.right else "left")
+        if self._xrange:
+            if spec.xlim is not None:
+                plt.xlim(*spec.xlim)
+            if spec.yticks is not None:
+                plt.yticks(*spec.yticks)
+            if spec.right_yticks is not None:
+                plt.yticks(*spec.right_yticks, yside="right")
+            if spec.vline is not None:
+                plt.vline(spec.vline, "red")
+        self._fit_to_width(width)
