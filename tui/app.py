@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Literal
@@ -30,18 +31,16 @@ from tui.messages import (
     WorkersChanged,
 )
 from tui.run_watch import RunWatch
-from tui.screens.compare import CompareScreen
-from tui.screens.confirm import ConfirmDialog
-from tui.screens.detail import RunDetailScreen
-from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
-from tui.screens.live import LiveRunScreen
-from tui.screens.new_run import NewRunScreen
-from tui.screens.workers import WorkersScreen
 from worker import launcher
 
 if TYPE_CHECKING:
     from storage.runs import RunStore
+    from tui.screens.new_run import NewRunScreen
+
+# Screens other than home are imported when first needed, or by the warm-up job once the
+# first page is drawn: importing them (plotext with the charts) delays the first rows.
+LATER_SCREENS = ("compare", "confirm", "detail", "help", "live", "new_run", "workers")
 
 # Run actions offered in the palette wherever the screen has them: (action, title, help).
 RUN_COMMANDS = (
@@ -64,6 +63,7 @@ class CifarTui(App[None]):
         super().__init__()
         self.ctx = ctx
         self.run_watch = RunWatch()
+        self.next_form: NewRunScreen | None = None  # composed ahead: `n` only shows it
 
     def on_mount(self) -> None:
         self._await_store()
@@ -125,12 +125,45 @@ class CifarTui(App[None]):
         yield SystemCommand("Help", "Every key, by screen", self.action_help)
         yield from super().get_system_commands(screen)
 
+    # -- ahead of time ------------------------------------------------------------
+    @on(HomeScreen.PageLoaded)
+    def _first_page_shown(self) -> None:
+        """Once runs are on screen, get ready for what comes next, after that frame."""
+        if self.next_form is None:
+            self.call_after_refresh(self._warm_up)
+            self.call_after_refresh(self.prepare_form)
+
+    @job("warm-up")
+    def _warm_up(self) -> None:
+        """Import the other screens in a thread, so the first one opened does not wait."""
+        for name in LATER_SCREENS:
+            importlib.import_module(f"tui.screens.{name}")
+
+    def prepare_form(self) -> None:
+        """Compose and mount the next new-run form off screen, while the user looks at the
+        runs: its ~150 widgets take about half a second to build here, showing it ~0.1 s.
+        Each form is used once (popped, it is removed), so each open starts fresh."""
+        if self.next_form is not None or not self.is_running:
+            return
+        from tui.screens.new_run import NewRunScreen
+
+        self.next_form = NewRunScreen()
+        # Textual's own step for a screen pushed the first time (App._get_screen): it
+        # starts the screen's message loop, which composes and mounts it; not shown yet.
+        self._register(self, self.next_form)
+
     # -- routing --------------------------------------------------------------
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            if not self.is_screen_installed("help"):
+                self.install_screen(HelpScreen(), "help")  # the same keys every time
+            self.push_screen("help")
 
     def action_workers(self) -> None:
+        from tui.screens.workers import WorkersScreen
+
         if not isinstance(self.screen, WorkersScreen):
             self.push_screen(WorkersScreen())
 
@@ -139,10 +172,18 @@ class CifarTui(App[None]):
             self.pop_screen()
 
     def action_new_run(self, source_run: int | None = None) -> None:
-        self.push_screen(NewRunScreen(source_run))
+        from tui.screens.new_run import NewRunScreen
+
+        form, self.next_form = self.next_form or NewRunScreen(), None
+        if source_run is not None:
+            form.duplicate(source_run)
+        self.push_screen(form, lambda _: self.call_after_refresh(self.prepare_form))
 
     @on(OpenRequested)
     def _open(self, event: OpenRequested) -> None:
+        from tui.screens.detail import RunDetailScreen
+        from tui.screens.live import LiveRunScreen
+
         live = event.view == "live"
         self.push_screen(LiveRunScreen(event.run_id) if live else RunDetailScreen(event.run_id))
 
@@ -152,6 +193,8 @@ class CifarTui(App[None]):
 
     @on(CompareRequested)
     def _compare(self, event: CompareRequested) -> None:
+        from tui.screens.compare import CompareScreen
+
         self.push_screen(CompareScreen(event.run_ids))
 
     @on(RunQueued)
@@ -215,6 +258,8 @@ class CifarTui(App[None]):
         self.call_from_thread(self._ask, plan, go)
 
     def _ask(self, plan: control.Plan, go: Callable[[], object]) -> None:
+        from tui.screens.confirm import ConfirmDialog
+
         if isinstance(plan, control.Refuse):
             self.notify(plan.reason, severity="warning")
             return

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 from textual.worker import get_current_worker
 
 from engine.config import MODELS
@@ -32,6 +32,7 @@ from tui.messages import (
     OpenRequested,
     ResumeRequested,
 )
+from tui.widgets.keys_footer import KeysFooter
 from tui.widgets.run_table import RunTable, failure_reason, runs_word
 
 PAGE = 100
@@ -89,6 +90,7 @@ class HomeScreen(Screen[None]):
         self.queued = 0  # queued runs at the last poll: with no worker, the line says so
         # None until the launcher has answered: a reconnect must not say "no worker" first.
         self.worker_alive: bool | None = None
+        self.missed_poll = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filters"):
@@ -98,7 +100,7 @@ class HomeScreen(Screen[None]):
             yield Input(placeholder="tag", id="tag", compact=True)
         yield RunTable(id="runs")
         yield Static(id="home-status")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RunTable).focus()
@@ -165,7 +167,24 @@ class HomeScreen(Screen[None]):
 
     # -- live updates -------------------------------------------------------------
     def poll(self) -> None:
+        if self.covered:
+            # Its queries would only compete with the screen on top, for the one Python
+            # thread that runs at a time (the live charts' keys). Polled again when shown.
+            self.missed_poll = True
+            return
         self._poll(set(self.active_ids), self.filter, list(self.query_one(RunTable).marked))
+
+    @property
+    def covered(self) -> bool:
+        """Hidden under an opaque screen (a dialog or help lets it show through)."""
+        stack = self.app.screen_stack
+        above = stack[stack.index(self) + 1:] if self in stack else []
+        return any(screen.styles.background.a == 1 for screen in above)
+
+    def on_screen_resume(self) -> None:
+        if self.missed_poll:
+            self.missed_poll = False
+            self.poll()
 
     @job("home-poll")
     def _poll(self, was_active: set[int], flt: RunFilter, marked: list[int]) -> None:

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from engine.config import (
     FIELDS,
@@ -43,6 +43,7 @@ from tui.devices import device_check
 from tui.jobs import job
 from tui.messages import RunQueued
 from tui.screens.confirm import ConfirmDialog
+from tui.widgets.keys_footer import KeysFooter
 
 # The form's rows, from the field table: grouped by section, in table order within
 # one. The preset has its own select at the top, since choosing one refills the form.
@@ -114,10 +115,11 @@ class NewRunScreen(Screen[int | None]):
         self.touched: set[str] = set()  # fields the user changed: a preset keeps them
         self.filled: dict[str, Any] = {}  # each field's value as last filled in
         self._filling = False
+        self.composed = False  # mounted and filled in
+        self.shown = False  # on screen at least once
 
     def compose(self) -> ComposeResult:
-        title = f"New run (duplicate of #{self.source_run})" if self.source_run else "New run"
-        yield Static(title, id="form-title")
+        yield Static(self.title_text(), id="form-title")
         with VerticalScroll(id="form"):
             with Horizontal(classes="field"):
                 yield Label("preset", classes="field-label")
@@ -135,18 +137,46 @@ class NewRunScreen(Screen[int | None]):
                 yield Button("Queue run  ^s", variant="primary", id="queue", compact=True)
                 yield Button("Cancel  esc", id="back", compact=True)
         yield Static(id="form-summary")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.fill(config_from_preset("seed"))
-        remembered = form_memory.last_data_dir()
-        if remembered and self.source_run is None:
-            with self.prevent(Input.Changed):
-                self.query_one("#f-data_dir", Input).value = self.filled["data_dir"] = remembered
-            self.check("data_dir")
+        if self.source_run is None:
+            self._fill_remembered()
         self.query_one("#f-name", Input).focus()
+        self.composed = True
         if self.source_run is not None:
             self._load_source(self.source_run)
+
+    def duplicate(self, run_id: int) -> None:
+        """Prefill from a stored run; a form built ahead (``CifarTui.prepare_form``) is
+        already mounted, so it retitles itself and loads the run now."""
+        self.source_run = run_id
+        if self.composed:
+            self.query_one("#form-title", Static).update(self.title_text())
+            self._load_source(run_id)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Shown the first time: a form built ahead re-reads what may have changed since
+        (the folder remembered by another form, the data on disk)."""
+        if self.shown:
+            return  # back from the discard question: keep what was typed
+        self.shown = True
+        # Styled as it was mounted: Textual's restyling of all ~150 widgets on show (which
+        # runs after this handler) would repeat that work, a third of the time to show it.
+        event.refresh_styles = False
+        if self.source_run is None and "data_dir" not in self.touched:
+            self._fill_remembered()
+
+    def _fill_remembered(self) -> None:
+        remembered = form_memory.last_data_dir()
+        if remembered and remembered != self.filled.get("data_dir"):
+            with self.prevent(Input.Changed):
+                self.query_one("#f-data_dir", Input).value = self.filled["data_dir"] = remembered
+        self.check("data_dir")
+
+    def title_text(self) -> str:
+        return f"New run (duplicate of #{self.source_run})" if self.source_run else "New run"
 
     @job("form-load")
     def _load_source(self, run_id: int) -> None:
