@@ -7,6 +7,7 @@ storage/leases.py; here is the queue and each run's lifecycle.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.config import RunConfig
+from engine.device_match import accepted_requests
 from engine.events import EpochMetrics, RunFinished, RunStarted, StepMetrics
 from storage.errors import InvalidRunState, RunNotFound
 from storage.leases import MAX_RETRIES, RunLeases, owner_of
@@ -24,6 +26,7 @@ from storage.samples import SystemSamples
 from storage.schema import EpochMetric, Run, RunAttempt, StepMetric, Tag
 
 STEP_FIELDS = ("epoch", "loss", "lr", "wall_time")
+CLAIM_CANDIDATES = 8  # queued runs looked at per claim (some may be pinned to another host)
 EPOCH_FIELDS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
 )
@@ -64,6 +67,7 @@ class RunStore(RunLeases, SystemSamples):
         def work(s: Session) -> int:
             now = self._clock()
             run = Run(name=chosen or "?", status="queued", config=config.to_dict(),
+                      requested_device=config.device,
                       created_at=now, queued_at=now, max_retries=max_retries, attempt=1,
                       **values)
             if claimed_by:
@@ -90,36 +94,64 @@ class RunStore(RunLeases, SystemSamples):
     def claim_next_run(
         self, worker_id: str, device: str | None = None, host: str = ""
     ) -> ClaimedRun | None:
-        """Atomically move the oldest queued run to running for this worker."""
+        """Atomically move the oldest queued run this worker can train to running.
+
+        ``device`` limits the claim to runs asking for it (see engine.device_match). On
+        PostgreSQL the candidates are locked FOR UPDATE SKIP LOCKED, so workers on many
+        hosts never wait on, or win, the same row; SQLite serialises writers anyway. A
+        run to resume from a checkpoint this host cannot see, written on another host,
+        is left for that host (no shared artifact root: the resume is pinned there)."""
+        allowed = accepted_requests(device)
 
         def work(s: Session) -> ClaimedRun | None:
-            for _ in range(20):  # a lost race (other backends) just tries the next one
-                row = s.execute(
-                    select(Run.id, Run.name, Run.config, Run.resume_checkpoint)
-                    .where(Run.status == "queued").order_by(Run.queued_at, Run.id).limit(1)
-                ).first()
-                if row is None:
-                    return None
-                now = self._clock()
-                values: dict[str, Any] = dict(
-                    status="running", worker_id=worker_id, heartbeat_at=now,
-                    started_at=func.coalesce(Run.started_at, now), cancel_requested=False,
-                    finished_at=None, error=None, traceback=None,
-                )
-                if device:
-                    values["device"] = device
-                if host:
-                    values["host"] = host
-                result = s.execute(
-                    update(Run).where(Run.id == row.id, Run.status == "queued").values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-                if result.rowcount == 1:
-                    self._open_attempt(s, row.id, worker_id, host, device)
+            query = select(Run.id, Run.name, Run.config, Run.resume_checkpoint).where(
+                Run.status == "queued")
+            if allowed is not None:
+                query = query.where(Run.requested_device.in_(allowed))
+            query = query.order_by(Run.queued_at, Run.id).limit(CLAIM_CANDIDATES)
+            if self._dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            for row in s.execute(query).all():
+                if row.resume_checkpoint and self._pinned_elsewhere(
+                        s, row.id, row.resume_checkpoint, host):
+                    continue
+                if self._take(s, row.id, worker_id, device, host):
                     return ClaimedRun(row.id, row.name, dict(row.config), row.resume_checkpoint)
             return None
 
         return self._write(work)
+
+    def _take(self, s: Session, run_id: int, worker_id: str, device: str | None,
+              host: str) -> bool:
+        now = self._clock()
+        values: dict[str, Any] = dict(
+            status="running", worker_id=worker_id, heartbeat_at=now,
+            started_at=func.coalesce(Run.started_at, now), cancel_requested=False,
+            finished_at=None, error=None, traceback=None,
+        )
+        if device:
+            values["device"] = device
+        if host:
+            values["host"] = host
+        result = s.execute(
+            update(Run).where(Run.id == run_id, Run.status == "queued").values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # another worker won it (no row locks on this backend)
+            return False
+        self._open_attempt(s, run_id, worker_id, host, device)
+        return True
+
+    @staticmethod
+    def _pinned_elsewhere(s: Session, run_id: int, checkpoint: str, host: str) -> bool:
+        """The checkpoint is not visible here and another host wrote it."""
+        if not host or os.path.exists(checkpoint):
+            return False
+        wrote = s.execute(
+            select(RunAttempt.host).where(RunAttempt.run_id == run_id)
+            .order_by(RunAttempt.attempt.desc()).limit(1)
+        ).scalar_one_or_none()
+        return bool(wrote) and wrote != host
 
     def heartbeat(self, run_id: int, worker_id: str) -> bool:
         """Renew the worker's lease. True means stop: a cancel was requested, or the run

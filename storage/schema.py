@@ -81,6 +81,7 @@ class Run(Base):
         Index("ix_runs_created_at", "created_at"),
         Index("ix_runs_best_val_acc", "best_val_acc"),
         Index("ix_runs_name", "name"),
+        Index("ix_runs_status_requested_device", "status", "requested_device"),
         # Never reuse a deleted run's id: checkpoints and exports refer to ids.
         {"sqlite_autoincrement": True},
     )
@@ -101,6 +102,9 @@ class Run(Base):
     grad_clip: Mapped[float | None]
     optimizer: Mapped[str] = mapped_column(String(32))
     width_mult: Mapped[float]
+    # The device the run asks for (config "device"): a worker claims only what it can serve.
+    requested_device: Mapped[str] = mapped_column(String(64), default="auto",
+                                                  server_default="auto")
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)  # claim order; reset on requeue
