@@ -24,6 +24,14 @@ OFFLINE_ENV = "CIFAR_TUI_OFFLINE"  # set to 1 to never try a download (the tests
 HOME_ENV = "CIFAR_TUI_HOME"  # overrides the data folder for checkpoints, logs and locks
 
 
+def host_name() -> str:
+    """This host's name in run records and worker ids. CIFAR_TUI_HOST overrides it, so
+    tests (and containers sharing a hostname) can stand for separate hosts."""
+    import socket
+
+    return os.environ.get("CIFAR_TUI_HOST") or socket.gethostname()
+
+
 def default_data_dir() -> Path:
     return _platform_dir("cache") / "data"
 

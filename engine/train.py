@@ -13,7 +13,6 @@ tests handle one shape of outcome.
 from __future__ import annotations
 
 import math
-import socket
 import time
 import traceback
 import warnings
@@ -52,6 +51,7 @@ from engine.failures import out_of_memory
 from engine.formatting import first_line
 from engine.loop_state import Autocast, EpochTotals, Progress, ReadoutWindow, RunParts
 from engine.models import build_model, count_parameters
+from engine.paths import host_name
 from engine.schedule import linear_factor
 
 Emit = Callable[[TrainingEvent], None]
@@ -265,7 +265,7 @@ def _announce(run: RunParts, progress: Progress, emit: Emit) -> None:
     """RunStarted, then a replay of what came before the resume point (idempotent in the store)."""
     splits, config = run.splits, run.config
     emit(RunStarted(
-        config=config.to_dict(), device=str(run.device), host=socket.gethostname(),
+        config=config.to_dict(), device=str(run.device), host=host_name(),
         torch_version=str(torch.__version__), num_params=count_parameters(run.model),
         num_train=len(splits.train_x), num_val=len(splits.val_x),
         num_test=0 if splits.test_x is None else len(splits.test_x),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.formatting import first_line
+from engine.paths import host_name
 from storage.browse import RunBrowser
 from storage.records import Interruption
 from storage.schema import Run, RunAttempt
@@ -90,7 +90,7 @@ class RunLeases(RunBrowser):
     ) -> list[Interruption]:
         """Interrupt (or requeue) every running run whose process is gone; what happened
         to each. Cheap when nothing is lost: one read, no write lock."""
-        host = this_host or socket.gethostname()
+        host = this_host or host_name()
         lease = lease_seconds() if lease_s is None else lease_s
         with self._read() as s:
             rows = s.execute(select(Run.id, Run.worker_id, _SEEN.label("seen"))
@@ -130,7 +130,7 @@ class RunLeases(RunBrowser):
     def _holder_lost(self, s: Session, run_id: int) -> bool:
         """Whether a running run's holder is gone, by the same rules as the sweep."""
         row = s.execute(select(Run.worker_id, _SEEN.label("seen")).where(Run.id == run_id)).one()
-        return self._silent_for(row.worker_id, row.seen, self._clock(), socket.gethostname(),
+        return self._silent_for(row.worker_id, row.seen, self._clock(), host_name(),
                                 pid_alive, lease_seconds()) is not None
 
     # -- attempts ---------------------------------------------------------------

@@ -7,7 +7,6 @@ Used by the worker (events from the training child) and by a foreground
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable
 
@@ -22,6 +21,7 @@ from engine.events import (
     StepMetrics,
     TrainingEvent,
 )
+from engine.paths import host_name
 from storage.errors import InvalidRunState, StoreError
 from storage.records import Interruption
 from storage.runs import RunStore
@@ -131,7 +131,7 @@ def open_foreground_run(db_url: str | None, config: RunConfig, *, name: str | No
     """Record a run trained in this process (`cifar-tui train`): it is created
     already running, owned by this process, so no worker claims it."""
     store = RunStore(db_url)
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:foreground"
+    worker_id = f"{host_name()}:{os.getpid()}:foreground"
     run_id = store.create_run(config, name=name, tags=tags, claimed_by=worker_id,
                               max_retries=max_retries)
     return StoreRecorder(store, run_id, flush_seconds, owns_store=True, worker_id=worker_id)

@@ -11,7 +11,6 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
-import socket
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
+from engine.paths import host_name
 from worker.launcher import WorkerLock
 from worker.system_sampler import SystemSampler
 
@@ -109,7 +109,7 @@ class Worker:
 
         self.options = options
         self.store = store or RunStore(options.db_url)
-        self.host = socket.gethostname()
+        self.host = host_name()
         self.worker_id = f"{self.host}:{os.getpid()}:{options.device}"
         self.store_id = self.store.store_id
         self.lock = WorkerLock(self.store_id, options.device)  # one worker per store and device

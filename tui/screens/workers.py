@@ -3,7 +3,6 @@ training, and the tail of its log; start and stop this store's worker."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
+from engine.paths import host_name
 from storage.records import RunFilter
 from tui import format as fmt
 from tui.context import AppContext, context_of
@@ -46,7 +46,7 @@ class WorkerRow:
 def training_runs(store: RunStore) -> dict[tuple[int, str], tuple[int, str]]:
     """This store's running runs by the (pid, device) of the local worker training them
     (worker ids read ``host:pid:device``)."""
-    host = socket.gethostname()
+    host = host_name()
     found: dict[tuple[int, str], tuple[int, str]] = {}
     for summary in store.list_runs(RunFilter(status="running"), limit=100):
         worker_id = store.get_run(summary.id).worker_id or ""
