@@ -16,8 +16,10 @@ def register(sub: Any) -> None:
                     "so two stores never share or delete each other's files.")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--artifact-root", metavar="PATH",
-                       help="put new runs' files under PATH (its parent folder must exist); "
-                            "runs already recorded keep their files where they are")
+                       help="put new runs' files under PATH (its parent folder must exist): "
+                            "a shared mount at the same path on every host lets a run "
+                            "interrupted on one host resume on another; runs already "
+                            "recorded keep their files where they are")
     where.add_argument("--default-artifact-root", action="store_true",
                        help="back to the default folder under the app home")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -39,4 +41,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     print(f"store          {info['url']}")
     print(f"id             {info['store_id']}")
     print(f"artifact root  {info['artifact_root']}" + ("  (set now)" if changed else ""))
+    print("               a run resumes on another host only when every host sees this\n"
+          "               folder at this path (NFS and the like); otherwise it resumes on\n"
+          "               the host that wrote its checkpoint")
     return 0

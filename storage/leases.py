@@ -110,7 +110,7 @@ class RunLeases(RunBrowser):
                 # Ended or renewed since the read: it is not ours to end.
                 if current is None or tuple(current) != ("running", row.worker_id, row.seen):
                     continue
-                done.append(self._interrupt(s, row.id, _lost_reason(row.worker_id, age)))
+                done.append(self._interrupt(s, row.id, _lost_reason(row.worker_id, age), host))
             return done
 
         return self._write(work)
@@ -165,11 +165,13 @@ class RunLeases(RunBrowser):
 
     # -- interruption and retry -------------------------------------------------
 
-    def _interrupt(self, s: Session, run_id: int, what: str) -> Interruption:
+    def _interrupt(self, s: Session, run_id: int, what: str,
+                   here: str | None = None) -> Interruption:
         """A running run stopped without ending: requeue it while it has retries left,
-        else leave it interrupted with the fix. A cancel asked for wins."""
+        else leave it interrupted with the fix. A cancel asked for wins. ``here``: the
+        host judging it (default this one), for whether its checkpoint is visible."""
         row = s.execute(select(Run.attempt, Run.max_retries, Run.checkpoint_last,
-                               Run.cancel_requested).where(Run.id == run_id)).one()
+                               Run.cancel_requested, Run.worker_id).where(Run.id == run_id)).one()
         what = one_line(what) or "interrupted"
         if row.cancel_requested:
             self._close_attempt(s, run_id, "cancelled", what)
@@ -181,7 +183,9 @@ class RunLeases(RunBrowser):
             self._close_attempt(s, run_id, "interrupted", what)
             # Its place in the queue is kept: recovering runs go before newer ones.
             self._set(s, run_id, status="queued", attempt=number, error=reason, traceback=None,
-                      resume_checkpoint=_existing(row.checkpoint_last), worker_id=None,
+                      resume_checkpoint=_resumable(row.checkpoint_last, row.worker_id,
+                                                   here or host_name()),
+                      worker_id=None,
                       heartbeat_at=None, finished_at=None, duration_s=None)
             return Interruption(run_id, "queued", reason, row.attempt)
         reason = f"{what}; `cifar-tui resume {run_id}` continues it"
@@ -197,6 +201,13 @@ def _lost_reason(worker_id: str | None, silent_s: float) -> str:
     return f"its worker {who} stopped answering {ago}"
 
 
-def _existing(checkpoint: str | None) -> str | None:
-    """The last checkpoint to resume from; a deleted one means starting over, not failing."""
-    return checkpoint if checkpoint and os.path.exists(checkpoint) else None
+def _resumable(checkpoint: str | None, worker_id: str | None, here: str) -> str | None:
+    """The last checkpoint to resume from; a deleted one means starting over, not failing.
+    One another host wrote and this one cannot see is kept: without a shared artifact
+    root it is on that host's disk, and the claim leaves the resume to that host."""
+    if not checkpoint:
+        return None
+    if os.path.exists(checkpoint):
+        return checkpoint
+    writer, pid = owner_of(worker_id)
+    return checkpoint if pid is not None and writer != here else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.paths import host_name
 from storage.records import RunDetail, RunSummary
 
 if TYPE_CHECKING:  # types only: storage.identity imports SQLAlchemy
@@ -50,11 +51,37 @@ def cancel_plan(run: RunSummary) -> Plan:
     return Refuse(f"run #{run.id} is {run.status}; nothing to cancel")
 
 
-def last_checkpoint(run: RunDetail) -> str | None:
-    """The run's last checkpoint when its file is still there (as `cifar-tui resume`):
-    a deleted one means starting over rather than failing in the worker."""
+@dataclass(frozen=True)
+class ResumeSource:
+    """Where a resume starts from, as `cifar-tui resume` and the TUI both decide it."""
+
+    checkpoint: str | None  # None: from the start
+    held_by: str | None = None  # the host whose disk holds it, when this host cannot see it
+
+
+def resume_source(run: RunDetail, here: str | None = None) -> ResumeSource:
+    """The run's last checkpoint when its file is here. One this host cannot see is kept
+    when another host wrote it (no shared artifact root: only that host's workers claim
+    the resume); one deleted since means starting over rather than failing in the worker."""
     path = run.checkpoints.get("last")
-    return path if path and Path(path).exists() else None
+    if not path:
+        return ResumeSource(None)
+    if Path(path).exists():
+        return ResumeSource(path)
+    writer = next((a.host for a in reversed(run.attempts) if a.host), run.host)
+    if writer and writer != (here or host_name()):
+        return ResumeSource(path, writer)
+    return ResumeSource(None)
+
+
+def last_checkpoint(run: RunDetail) -> str | None:
+    return resume_source(run).checkpoint
+
+
+def pinned_note(host: str) -> str:
+    """Why a resume waits for one host, in the CLI's and the TUI's words."""
+    return (f"its checkpoint is on {host}'s disk (no shared artifact root): a worker on "
+            f"{host} will resume it")
 
 
 def checkpoint_epoch(run: RunDetail) -> int | None:
@@ -66,13 +93,17 @@ def resume_plan(run: RunDetail, checkpoint: str | None, worker_alive: bool) -> P
     if run.status not in RESUMABLE:
         return Refuse(f"run #{run.id} is {run.status}; only an interrupted, failed or "
                       "cancelled run can be resumed")
+    held_by = None
     if checkpoint:
         epoch = checkpoint_epoch(run)
         how = "from its last checkpoint" + (f" (epoch {epoch})" if epoch else "")
+        held_by = resume_source(run).held_by
     else:
         how = "from the start (no checkpoint)"
+    note = pinned_note(held_by) if held_by else ""
+    pinned = f" {note[:1].upper()}{note[1:]}." if note else ""
     worker = "" if worker_alive else " No worker is running: this starts this store's worker."
-    return Ask(f"Resume run #{run.id} {how}?{worker}", "Resume")
+    return Ask(f"Resume run #{run.id} {how}?{pinned}{worker}", "Resume")
 
 
 def delete_plan(run: RunSummary, files: RunFiles) -> Plan:
