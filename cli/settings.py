@@ -15,7 +15,8 @@ from engine import settings as st
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "settings", help="show or set how a run's end is told (bell, webhook)",
+        "settings", help="show or set how a run's end is told (bell, webhook) and which "
+                    "devices a started worker serves",
         description="When a run completes or fails, every open TUI shows it and rings the "
                     "terminal bell, and the process that ended it POSTs a line to the webhook "
                     f"if one is set (an ntfy topic, say). Saved in {st.SETTINGS_FILE} in the "
@@ -25,6 +26,9 @@ def register(sub: Any) -> None:
     hook.add_argument("--webhook-url", metavar="URL",
                       help="POST each run's end here, e.g. https://ntfy.sh/mytopic")
     hook.add_argument("--no-webhook", action="store_true", help="stop posting")
+    p.add_argument("--all-gpus", choices=("on", "off"),
+                   help="on (default): `queue` and the TUI start a worker for every visible "
+                        "GPU; off: one worker (device auto)")
     p.set_defaults(func=cmd_settings)
 
     t = sub.add_parser(
@@ -52,6 +56,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
         changes["webhook_url"] = args.webhook_url.strip()
     elif args.no_webhook:
         changes["webhook_url"] = None
+    if args.all_gpus is not None:
+        changes["all_gpus"] = args.all_gpus == "on"
     if changes:
         try:
             st.save(replace(saved, **changes))
@@ -63,6 +69,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
     env_bell = "  (off by $CIFAR_TUI_BELL)" if shown.bell != _load_file().bell else ""
     print(f"bell         {'on' if shown.bell else 'off'}{env_bell}")
     print(f"webhook url  {shown.webhook_url or '(none)'}{env_url}")
+    print(f"all gpus     {'on' if shown.all_gpus else 'off'}  (workers that `queue` and the "
+          "TUI start)")
     print(f"file         {st.settings_path()}" + ("  (saved now)" if changes else ""))
     return 0
 

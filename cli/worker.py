@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.arg_types import MAX_WAIT_S, seconds_up_to
@@ -17,6 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Claim queued runs one at a time and train each in a child process.")
     p.add_argument("--device", default=None,
                    help="auto (default), cpu, cuda or cuda:N: one worker per store and device")
+    p.add_argument("--devices", default=None, metavar="LIST",
+                   help="all (every visible GPU, else the CPU) or a list such as cuda:0,cuda:2 "
+                        "or cpu:0,cpu:1: one process, a claim loop per device")
+    p.add_argument("--runs-per-device", type=int, default=1, metavar="N",
+                   help="train up to N runs at once on each device (1 to 16, default 1); a "
+                        "GPU takes another only when it has the memory free")
+    p.add_argument("--log-file", default=None, help=argparse.SUPPRESS)  # set by the launcher
     p.add_argument("--exit-when-empty", action="store_true", help="stop once the queue is empty")
     p.add_argument("--status", action="store_true",
                    help="report the live workers of every store and exit")
@@ -54,7 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from worker import launcher
 
     if args.status:
         return _print_status(args)
@@ -62,21 +69,57 @@ def run_worker(args: argparse.Namespace) -> int:
         if args.device is not None:
             check_device(args.device, present=False)
         return _stop(args)
-    device = args.device or "auto"
-    check_device(device)  # before any lock or claim: a worker never takes runs it cannot train
+    devices = worker_devices(args)
+    if not 1 <= args.runs_per_device <= MAX_RUNS_PER_DEVICE:
+        raise CliError(f"--runs-per-device must be from 1 to {MAX_RUNS_PER_DEVICE}, "
+                       f"got {args.runs_per_device}")
     with open_store(args) as store:
         if args.detach:
-            extra = ["--exit-when-empty"] if args.exit_when_empty else []
-            launcher.start_worker(store.url, store.store_id, device, extra)
-            info = launcher.wait_for_worker(store.store_id, device)
-            print(f"worker for {device} running (pid {info.pid if info else '?'}), "
-                  f"log {launcher.log_path(store.store_id, device)}")
-            return 0
+            return _detach(args, store, devices)
         from worker.supervisor import Worker, WorkerOptions
 
-        options = WorkerOptions(db_url=store.url, device=device,
-                                exit_when_empty=args.exit_when_empty)
+        options = WorkerOptions(db_url=store.url, device=devices[0], devices=devices,
+                                exit_when_empty=args.exit_when_empty,
+                                runs_per_device=args.runs_per_device, log_file=args.log_file)
         return Worker(options, store=store).run()
+
+
+MAX_RUNS_PER_DEVICE = 16
+
+
+def worker_devices(args: argparse.Namespace) -> list[str]:
+    """The devices this worker serves, each checked before any lock or claim: a worker
+    never takes runs it cannot train. ``--device X`` is the one-device form."""
+    from worker.device_list import DeviceListError, parse_devices
+
+    if args.device is not None and args.devices is not None:
+        raise CliError("give --device or --devices, not both")
+    if args.devices is None:
+        devices = [args.device or "auto"]
+    else:
+        try:
+            devices = parse_devices(args.devices)
+        except DeviceListError as exc:
+            raise CliError(str(exc)) from None
+    for device in devices:
+        check_device(device.partition(":")[0] if device.startswith("cpu") else device)
+    return devices
+
+
+def _detach(args: argparse.Namespace, store, devices: list[str]) -> int:
+    from worker import launcher
+
+    extra = ["--exit-when-empty"] if args.exit_when_empty else []
+    if args.runs_per_device != 1:
+        extra += ["--runs-per-device", str(args.runs_per_device)]
+    if args.devices is None:
+        launcher.start_worker(store.url, store.store_id, devices[0], extra)
+    else:
+        launcher.start_devices(store.url, store.store_id, devices, extra)
+    info = launcher.wait_for_worker(store.store_id, devices[0])
+    print(f"worker for {', '.join(devices)} running (pid {info.pid if info else '?'}), "
+          f"log {info.log_path if info else launcher.log_path(store.store_id, devices[0])}")
+    return 0
 
 
 def check_device(device: str, present: bool = True) -> None:
@@ -93,37 +136,69 @@ def check_device(device: str, present: bool = True) -> None:
         raise CliError(problem)
 
 
-def _this_store_id(args: argparse.Namespace) -> str | None:
-    """This store's id, or None when it cannot be opened (status still lists the rest)."""
+@dataclass
+class StoreView:
+    """What --status reads from this store: its id, runs by worker, runs left waiting."""
+
+    store_id: str | None = None
+    training: dict = field(default_factory=dict)  # (pid, device) -> [TrainingRun]
+    unserved: list[tuple[int, str]] = field(default_factory=list)  # (run id, device asked)
+
+
+def _read_this_store(args: argparse.Namespace, workers: list) -> StoreView:
+    """This store's view, or an empty one when it cannot be opened (status still lists
+    every worker)."""
     from storage import StoreError
+    from worker.device_status import training_runs, unserved_runs
 
     try:
         with open_store(args) as store:
-            return store.store_id
+            devices = [w.device for w in workers if w.store_id == store.store_id]
+            return StoreView(store.store_id, training_runs(store),
+                             unserved_runs(store, devices) if devices else [])
     except StoreError:
-        return None
+        return StoreView()
 
 
 def _print_status(args: argparse.Namespace) -> int:
     from worker import launcher
+    from worker.device_status import gpu_of, status_lines
+    from worker.machine import read_gpus
 
     workers = launcher.all_live_workers()
-    mine = _this_store_id(args)
+    view = _read_this_store(args, workers)
+    gpus = read_gpus()[0] if any(w.device.startswith("cuda") for w in workers) else ()
     if args.json:
-        print_json([{**w.__dict__, "this_store": w.store_id == mine} for w in workers])
+        print_json([{**w.__dict__, "this_store": w.store_id == view.store_id,
+                     "training": [r.__dict__ for r in view.training.get((w.pid, w.device), [])]}
+                    for w in workers])
         return 0
     if not workers:
         print("no worker is running")
+    by_process: dict[int, list] = {}
     for w in workers:
-        age = time.time() - w.started_at
-        whose = "this store" if w.store_id == mine else f"another store, id {w.store_id[:8]}"
-        print(f"worker for {w.device}: pid {w.pid}, up {age / 60:.1f} min, "
-              f"store {w.db_url} ({whose}), log {w.log_path}")
+        by_process.setdefault(w.pid, []).append(w)
+    for pid, served in by_process.items():
+        w = served[0]
+        mine = w.store_id == view.store_id
+        whose = "this store" if mine else f"another store, id {w.store_id[:8]}"
+        devices = ", ".join(d.device for d in served)
+        print(f"worker for {devices}: pid {pid}, up {(time.time() - w.started_at) / 60:.1f} "
+              f"min, store {w.db_url} ({whose}), log {w.log_path}")
+        for d in served:
+            runs = view.training.get((pid, d.device), []) if mine else []
+            for line in status_lines(d, runs, gpu_of(d.device, gpus), mine):
+                print(line)
+    if view.unserved:
+        asked = ", ".join(sorted({device for _, device in view.unserved}))
+        print(f"{len(view.unserved)} queued run(s) of this store ask for {asked}, which no "
+              f"live worker here serves; they wait (`cifar-tui worker --devices ...`)")
     return 0
 
 
 def _stop(args: argparse.Namespace) -> int:
-    """Stop this store's workers (one device's with --device); never another store's."""
+    """Stop this store's workers (one device's with --device); never another store's.
+    A process serving several devices stops as a whole."""
     from worker import launcher
 
     with open_store(args) as store:
@@ -137,11 +212,12 @@ def _stop(args: argparse.Namespace) -> int:
         left = f" ({others} worker(s) of other stores left running)" if others else ""
         print(f"no worker is running for store {label}{where}{left}")
         return 0
-    for w in mine:
-        if not launcher.stop_worker(store_id, w.device):
-            raise CliError(f"the worker for {w.device} (pid {w.pid}) did not stop within 30 s; "
-                           f"see its log {w.log_path}")
-        print(f"worker for {w.device} stopped (store {label})")
+    for pid in dict.fromkeys(w.pid for w in mine):
+        devices = [w.device for w in live if w.pid == pid and w.store_id == store_id]
+        if not launcher.stop_worker(store_id, devices[0]):
+            raise CliError(f"the worker for {', '.join(devices)} (pid {pid}) did not stop "
+                           f"within 30 s; see its log {mine[0].log_path}")
+        print(f"worker for {', '.join(devices)} stopped (store {label})")
     return 0
 
 

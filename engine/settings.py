@@ -1,4 +1,5 @@
-"""The user's settings: how a run's end is told (terminal bell, webhook). Stdlib only.
+"""The user's settings: how a run's end is told (terminal bell, webhook), pinned runs, and
+whether a started worker serves every GPU. Stdlib only.
 
 One small JSON file, ``settings.json`` in the app folder, read by every process that
 tells a run's end (the worker, a foreground `train`, the TUI), so a change made with
@@ -32,6 +33,8 @@ class Settings:
     webhook_url: str | None = None  # POST a short message here (an ntfy topic, say)
     # Runs the TUI draws behind a live run's charts, by store id (run ids are per store).
     pinned_runs: dict[str, list[int]] = field(default_factory=dict)
+    # `queue` and the TUI start a worker for every visible GPU (off: one `auto` worker).
+    all_gpus: bool = True
 
 
 def settings_path() -> Path:
@@ -63,7 +66,12 @@ def load_file(path: Path | None = None) -> Settings:
     if not isinstance(bell, bool) or not (url is None or isinstance(url, str)):
         raise SettingsError(f"{path}: bell must be true/false and webhook_url a string or "
                             "null; fix it or use `cifar-tui settings`")
-    return Settings(bell=bell, webhook_url=url or None, pinned_runs=pins_of(raw))
+    all_gpus = raw.get("all_gpus", True)
+    if not isinstance(all_gpus, bool):
+        raise SettingsError(f"{path}: all_gpus must be true/false; fix it or use "
+                            "`cifar-tui settings --all-gpus on|off`")
+    return Settings(bell=bell, webhook_url=url or None, pinned_runs=pins_of(raw),
+                    all_gpus=all_gpus)
 
 
 def pins_of(raw: dict) -> dict[str, list[int]]:

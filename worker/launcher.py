@@ -1,8 +1,9 @@
 """Find, start and stop the detached worker, and keep crash tracebacks beside its logs.
 No torch and no SQL: the TUI uses this.
 
-A worker serves one store on one device. That pair is enforced with an exclusive
-``flock`` on a lock file named after both; the kernel drops the lock when the worker
+A worker process serves one store on one or more devices. Each (store, device) pair is
+held with an exclusive ``flock`` on a lock file named after both, so two `--devices all`
+workers on one box never serve a device twice; the kernel drops the lock when the worker
 dies, even on kill -9, so a stale lock can never block a new worker. Callers pass the
 store's id (``RunStore.store_id``): this module never opens a store.
 """
@@ -16,10 +17,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.paths import app_home
+
+SLURM_JOB_ENV = "SLURM_JOB_ID"
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,48 @@ def log_path(store_id: str, device: str) -> Path:
     return workers_dir() / f"{_stem(store_id, device)}.log"
 
 
-class WorkerLock:
-    """Held by the live worker of one store and device for its whole life."""
+@dataclass(frozen=True)
+class WorkerId:
+    """What a run's ``worker_id`` says: ``host:pid:device[#slot][@slurm:JOB]``."""
 
-    def __init__(self, store_id: str, device: str):
+    host: str
+    pid: int | None
+    device: str
+    slot: int = 0  # the second run sharing a device is slot 1 (`--runs-per-device`)
+    slurm_job: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.host}:{self.pid}:{self.device}"
+        if self.slot:
+            text += f"#{self.slot}"
+        return text + (f"@slurm:{self.slurm_job}" if self.slurm_job else "")
+
+
+def make_worker_id(host: str, pid: int, device: str, slot: int = 0) -> str:
+    """A slot's worker id; inside a Slurm job it carries the job id, for the TUI."""
+    return str(WorkerId(host, pid, device, slot, os.environ.get(SLURM_JOB_ENV) or None))
+
+
+def parse_worker_id(worker_id: str | None) -> WorkerId | None:
+    """The parts of a ``host:pid:device[#slot][@slurm:JOB]`` id, or None for another shape."""
+    text, _, job = (worker_id or "").partition("@slurm:")
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not parts[1].isdecimal():
+        return None
+    device, _, slot = parts[2].partition("#")
+    return WorkerId(parts[0], int(parts[1]), device, int(slot) if slot.isdecimal() else 0,
+                    job or None)
+
+
+class WorkerLock:
+    """Held by the live worker serving one store on one device for its whole life.
+    ``log_file`` is where that worker writes (one process may hold several locks)."""
+
+    def __init__(self, store_id: str, device: str, log_file: str | None = None):
         self.store_id = store_id
         self.device = device
         self.path = lock_path(store_id, device)
+        self.log_file = log_file or str(log_path(store_id, device))
         self._fh = None
 
     def acquire(self, db_url: str) -> bool:
@@ -73,8 +112,8 @@ class WorkerLock:
             return False
         fh.seek(0)
         fh.truncate()
-        info = WorkerInfo(self.device, os.getpid(), db_url, time.time(),
-                          str(log_path(self.store_id, self.device)), self.store_id)
+        info = WorkerInfo(self.device, os.getpid(), db_url, time.time(), self.log_file,
+                          self.store_id)
         fh.write(json.dumps(info.__dict__))
         fh.flush()
         self._fh = fh
@@ -136,16 +175,59 @@ def save_traceback(exc: BaseException, where: str) -> Path | None:
     return path
 
 
+def every_gpu_wanted() -> bool:
+    """The `all_gpus` setting (default on); an unreadable settings file keeps the default."""
+    from engine import settings
+
+    try:
+        return settings.load().all_gpus
+    except settings.SettingsError:
+        return True
+
+
+def auto_devices(gpu_count: Callable[[], int] | None = None) -> list[str] | None:
+    """What an ``auto`` start serves: every visible GPU (``--devices all``), or None for
+    the one `auto` worker of before, when there is no GPU (it trains on the CPU) or the
+    `all_gpus` setting is off."""
+    if not every_gpu_wanted():
+        return None
+    from worker.device_list import discover_devices, visible_gpu_count
+
+    count = (gpu_count or visible_gpu_count)()
+    return discover_devices(lambda: count) if count else None
+
+
 def start_worker(db_url: str, store_id: str, device: str = "auto",
-                 extra_args: list[str] | None = None) -> int:
+                 extra_args: list[str] | None = None,
+                 gpu_count: Callable[[], int] | None = None) -> int:
     """Start a detached worker for this store (own session, output to a log file) unless
-    one is alive on this device; return its pid."""
-    alive = live_worker(store_id, device)
-    if alive is not None:
-        return alive.pid
-    log = open(log_path(store_id, device), "ab")
+    one is alive on this device; return its pid. ``auto`` means one worker process for
+    every visible GPU when there are GPUs (see ``auto_devices``)."""
+    devices = auto_devices(gpu_count) if device == "auto" else None
+    if devices is not None:
+        return _start_detached(db_url, store_id, devices, ["--devices", "all"], extra_args)
+    return _start_detached(db_url, store_id, [device], ["--device", device], extra_args)
+
+
+def start_devices(db_url: str, store_id: str, devices: list[str],
+                  extra_args: list[str] | None = None) -> int:
+    """Start one detached worker process for these devices (`--devices a,b`) unless each
+    is served already; return its pid (or the serving worker's)."""
+    return _start_detached(db_url, store_id, devices, ["--devices", ",".join(devices)],
+                           extra_args)
+
+
+def _start_detached(db_url: str, store_id: str, devices: list[str], device_args: list[str],
+                    extra_args: list[str] | None) -> int:
+    alive = [w for d in devices if (w := live_worker(store_id, d)) is not None]
+    if len(alive) == len(devices):
+        return alive[0].pid
+    name = devices[0] if len(devices) == 1 else "all"
+    log_file = log_path(store_id, name)
+    log = open(log_file, "ab")
     # The URL travels in the environment, not argv: `ps` would show a database password.
-    cmd = [sys.executable, "-m", "cifar_tui", "worker", "--device", device, *(extra_args or [])]
+    cmd = [sys.executable, "-m", "cifar_tui", "worker", *device_args,
+           "--log-file", str(log_file), *(extra_args or [])]
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         cwd=str(Path(__file__).resolve().parent.parent),

@@ -1,5 +1,7 @@
 """The worker supervisor: claims queued runs, trains each in a spawned child, records it.
 
+One process serves one or more devices; ``worker.slots`` holds the claim loop of each.
+
 The one engine module that talks to the store. The supervisor itself never
 imports torch: only the child's entry function does, so a crash, an OOM or a
 kill -9 in training can never take the supervisor (or the run's record) down.
@@ -15,6 +17,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
@@ -22,13 +25,13 @@ from typing import Any
 from engine.config import RunConfig
 from engine.events import RunCancelled, RunFailed, RunFinished
 from engine.paths import host_name
-from worker.launcher import WorkerLock
-from worker.system_sampler import SystemSampler
+from worker.device_status import unserved_runs
+from worker.launcher import WorkerLock, make_worker_id
+from worker.slots import DeviceBoard, Slot, is_out_of_memory
 
 HEARTBEAT_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
 TERMINATE_GRACE_SECONDS = 2.0
-STORE_RETRY_SECONDS = 10.0  # a worker that cannot claim (full disk, no server) tries again
 
 
 def child_main(config_dict: dict[str, Any], events, stop_flag, checkpoint_dir: str,
@@ -99,10 +102,16 @@ class WorkerOptions:
     device: str = "auto"
     exit_when_empty: bool = False
     poll_seconds: float = 1.0
+    devices: list[str] | None = None  # several devices (`--devices`); None: [device]
+    runs_per_device: int = 1  # slots per device (`--runs-per-device`)
+    log_file: str | None = None  # where this process writes, recorded in its locks
+    child_target: Callable[..., None] = child_main  # the spawned entry (tests fake an OOM)
 
 
 class Worker:
-    """Drains the queue one run at a time until stopped (or empty, if asked)."""
+    """One worker process: a slot (claim loop) per device and per run sharing a device,
+    each training its run in its own child, until stopped (or the queue is empty, if
+    asked). It holds one ``WorkerLock`` per device it serves."""
 
     def __init__(self, options: WorkerOptions, store=None):
         from storage import RunStore
@@ -110,43 +119,70 @@ class Worker:
         self.options = options
         self.store = store or RunStore(options.db_url)
         self.host = host_name()
-        self.worker_id = f"{self.host}:{os.getpid()}:{options.device}"
+        self.pid = os.getpid()
+        self.devices = list(options.devices or [options.device])
+        self.worker_id = make_worker_id(self.host, self.pid, self.devices[0])
         self.store_id = self.store.store_id
-        self.lock = WorkerLock(self.store_id, options.device)  # one worker per store and device
         self.stopping = False
         self.ctx = mp.get_context("spawn")
+        self.board = DeviceBoard()
+        self.locks: list[WorkerLock] = []
 
     # -- lifecycle ---------------------------------------------------------
     def run(self) -> int:
-        if not self.lock.acquire(self.store.display_url):
-            print(f"a worker for this store on device {self.options.device} is already "
+        served = self._acquire_locks()
+        if not served:
+            print(f"a worker for this store on {', '.join(self.devices)} is already "
                   f"running; `cifar-tui worker --status` shows it", flush=True)
             return 3
-        from storage.errors import StoreError
-
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            signal.signal(sig, self._on_signal)
+        handlers = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+        per_device = max(1, self.options.runs_per_device)
+        label = len(served) * per_device > 1
+        slots = [Slot(self, device, k, label) for device in served for k in range(per_device)]
         try:
-            self._log(f"worker {self.worker_id} started on {self.store.display_url}")
-            while not self.stopping:
-                self.recover_orphans()  # one read while nothing is lost
-                try:
-                    claimed = self.store.claim_next_run(self.worker_id, self.options.device,
-                                                        self.host)
-                except StoreError as exc:  # a full disk, a lost server: the worker lives on
-                    self._log(f"could not claim a run: {exc}")
-                    self._sleep(STORE_RETRY_SECONDS)
-                    continue
-                if claimed is None:
-                    if self.options.exit_when_empty:
-                        break
-                    self._sleep(self.options.poll_seconds)
-                    continue
-                self.run_one(claimed)
+            sharing = f", {per_device} runs per device" if per_device > 1 else ""
+            self._log(f"worker {self.worker_id} started on {self.store.display_url} "
+                      f"(devices {', '.join(served)}{sharing})")
+            if len(slots) == 1:
+                slots[0].serve()  # in this thread, as a one-device worker always did
+            else:
+                self._serve_in_threads(slots)
             self._log("worker stopped")
             return 0
         finally:
-            self.lock.release()
+            for lock in self.locks:
+                lock.release()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+
+    def _acquire_locks(self) -> list[str]:
+        """The devices this process now serves: each one no other worker holds."""
+        served = []
+        for device in self.devices:
+            lock = WorkerLock(self.store_id, device, self.options.log_file)
+            if lock.acquire(self.store.display_url):
+                self.locks.append(lock)
+                served.append(device)
+            elif len(self.devices) > 1:
+                self._log(f"{device}: another worker of this store serves it; skipped")
+        return served
+
+    def _serve_in_threads(self, slots: list[Slot]) -> None:
+        """Slots in threads; this (main) thread keeps the signal handlers responsive."""
+        threads = [threading.Thread(target=self._serve_logged, args=(slot,), daemon=True,
+                                    name=f"slot-{slot.device}-{slot.index}") for slot in slots]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(timeout=0.2)
+
+    def _serve_logged(self, slot: Slot) -> None:
+        try:
+            slot.serve()
+        except Exception:  # a bug in one slot: said in the log, the others go on
+            self._log(f"slot {slot.worker_id} stopped by an error:\n{traceback.format_exc()}")
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self.stopping = True
@@ -172,49 +208,26 @@ class Worker:
         for each in lost:
             self._log(each.message)
 
-    # -- one run -----------------------------------------------------------
-    def run_one(self, claimed) -> None:
-        run_id = claimed.run_id
-        config = dict(claimed.config)
-        if self.options.device != "auto":
-            config["device"] = self.options.device  # the worker's device is where it trains
-        run_dir = self.store.run_dir(run_id)  # this store's files only: never another's
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            reason = (f"cannot create the run folder {run_dir}: {exc.strerror or exc}; "
-                      "fix its permissions or `cifar-tui store --artifact-root PATH`")
-            self.store.fail_run(run_id, reason)
-            self._log(f"run {run_id}: failed: {reason}")
-            from worker.notify import announce_end
+    def unserved_words(self, device: str) -> str | None:
+        """A line for the log when queued runs ask for a device this process does not
+        serve (they wait for a worker there), else None."""
+        from storage.errors import StoreError
 
-            announce_end(run_id, claimed.name, "failed", None, reason, self._log)
-            return
-        owner = f"{self.store_id}/run-{run_id}"
-        log_file = run_dir / "train.log"
-        events = self.ctx.SimpleQueue()
-        stop_flag = self.ctx.Event()
-        child = self.ctx.Process(
-            target=child_main, name=f"cifar-tui-run-{run_id}", daemon=True,
-            args=(config, events, stop_flag, str(run_dir), claimed.resume_checkpoint, owner,
-                  str(log_file)),
-        )
-        child.start()
-        self._log(f"run {run_id}: training in pid {child.pid} (output in {log_file})")
-        from worker.store_retry import follow_surviving_the_store
-
-        # CPU, RAM, the run folder's disk and each GPU, stored with the run while it trains.
-        sampler = SystemSampler(self.store, run_id, run_dir, self._log).start()
         try:
-            follow_surviving_the_store(RunSupervision(self, run_id, child, events, stop_flag))
-        finally:
-            sampler.stop()
+            waiting = unserved_runs(self.store, self.devices)
+        except StoreError:
+            return None
+        if not waiting:
+            return None
+        asked = ", ".join(sorted({d for _, d in waiting}))
+        return (f"{len(waiting)} queued run(s) ask for {asked}, which this worker "
+                f"({', '.join(self.devices)}) does not serve; they wait for a worker there")
 
 
 class RunSupervision:
     """Follow one child: relay its events to the store, heartbeat, cancel, detect death."""
 
-    def __init__(self, worker: Worker, run_id: int, child, events, stop_flag):
+    def __init__(self, worker: Slot, run_id: int, child, events, stop_flag):
         # Imported here, not at the top: the spawned child imports this module, and must not
         # pay for the store (SQLAlchemy) it never uses.
         from worker.recorder import StoreRecorder
@@ -298,6 +311,12 @@ class RunSupervision:
     def handle(self, event) -> None:
         if isinstance(event, RunCancelled):
             self.finish_stopped()
+            return
+        if (isinstance(event, RunFailed) and is_out_of_memory(event.reason)
+                and self.worker.board.was_shared(self.run_id)):
+            self.recorder.flush()
+            self.recorder.abandon()  # its end is the requeue, not this failure
+            self.worker.requeue_alone(self.run_id, event.reason, event.traceback)
             return
         self.recorder.handle(event)
         if isinstance(event, RunFinished):
