@@ -1,11 +1,12 @@
-"""Workers: every live worker on this machine (this store's marked), the run each is
-training, and the tail of its log; start and stop this store's worker."""
+"""Workers: every live worker on this machine (this store's marked), one row per device
+it serves with the run(s) training there, their images/s and the GPU's utilisation and
+memory (NVML), and the tail of its log; start and stop this store's worker."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -17,18 +18,23 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from engine.paths import host_name
-from storage.records import RunFilter
+from engine.events import GpuSample
 from tui import format as fmt
 from tui.context import AppContext, context_of
 from tui.jobs import job
 from tui.log_tail import tail_lines
 from tui.messages import WorkersChanged
 from tui.screens.confirm import ConfirmDialog
+from worker import machine
+from worker.device_status import (
+    TrainingRun,
+    gpu_of,
+    gpu_words,
+    run_words,
+    speed_words,
+    training_runs,
+)
 from worker.launcher import WorkerInfo
-
-if TYPE_CHECKING:
-    from storage.runs import RunStore
 
 TAIL = 15  # log lines shown
 
@@ -37,37 +43,49 @@ TAIL = 15  # log lines shown
 class WorkerRow:
     info: WorkerInfo
     mine: bool  # serves this store
-    run_id: int | None  # the run of this store it is training
-    run_name: str
+    runs: list[TrainingRun]  # this store's runs it trains on this device (several if shared)
+    gpu: GpuSample | None  # this device's NVML reading (this store's cuda devices only)
     log: Path  # the run's train.log while training one of this store's runs, else its own
     tail: list[str]
 
+    @property
+    def run_id(self) -> int | None:
+        return self.runs[0].run_id if self.runs else None
 
-def training_runs(store: RunStore) -> dict[tuple[int, str], tuple[int, str]]:
-    """This store's running runs by the (pid, device) of the local worker training them
-    (worker ids read ``host:pid:device``)."""
-    host = host_name()
-    found: dict[tuple[int, str], tuple[int, str]] = {}
-    for summary in store.list_runs(RunFilter(status="running"), limit=100):
-        worker_id = store.get_run(summary.id).worker_id or ""
-        parts = worker_id.split(":", 2)
-        if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
-            found[(int(parts[1]), parts[2])] = (summary.id, summary.name)
-    return found
+    def training_cell(self) -> Text:
+        """The run (``+N`` more sharing the device), then its images/s and GPU figures on a
+        second line: a row fits 80 columns with every figure in it."""
+        if not self.runs:
+            first = "idle" if self.mine else "–"
+        else:
+            more = f" +{len(self.runs) - 1}" if len(self.runs) > 1 else ""
+            first = run_words(self.runs[0], 20 - len(more)) + more
+        speeds = [r.images_per_s for r in self.runs if r.images_per_s is not None]
+        second = " ".join(word for word in (
+            speed_words(sum(speeds)) if speeds else "", gpu_words(self.gpu),
+            *(f"slurm {r.slurm_job}" for r in self.runs[:1] if r.slurm_job)) if word)
+        if not second:
+            return Text(first)
+        return Text.assemble(first, "\n", (second, "dim"))
 
 
-def gather_rows(ctx: AppContext) -> list[WorkerRow]:
+def gather_rows(ctx: AppContext, read_gpus: Callable[[], tuple] | None = None) -> list[WorkerRow]:
     """Every live worker, what it trains and its log's tail (blocking: run in a job)."""
     store = ctx.store
     training = training_runs(store)
+    workers = ctx.live_workers()
+    mine_cuda = any(w.store_id == store.store_id and w.device.startswith("cuda")
+                    for w in workers)
+    gpus = (read_gpus or machine.read_gpus)()[0] if mine_cuda else ()
     rows = []
-    for info in ctx.live_workers():
+    for info in workers:
         mine = info.store_id == store.store_id
-        run_id, name = training.get((info.pid, info.device), (None, "")) if mine else (None, "")
+        runs = training.get((info.pid, info.device), []) if mine else []
         log = Path(info.log_path)
-        if run_id is not None and (store.run_dir(run_id) / "train.log").is_file():
-            log = store.run_dir(run_id) / "train.log"  # the training output itself
-        rows.append(WorkerRow(info, mine, run_id, name, log, tail_lines(log, TAIL)))
+        if runs and (store.run_dir(runs[0].run_id) / "train.log").is_file():
+            log = store.run_dir(runs[0].run_id) / "train.log"  # the training output itself
+        gpu = gpu_of(info.device, gpus) if mine else None
+        rows.append(WorkerRow(info, mine, runs, gpu, log, tail_lines(log, TAIL)))
     return sorted(rows, key=lambda r: (not r.mine, r.info.device))  # this store's first
 
 
@@ -124,10 +142,10 @@ class WorkersScreen(ModalScreen[None]):
             info = row.info
             store = (Text("this store", style="bold green") if row.mine
                      else Text(f"other {info.store_id[:8] or '?'}", style="dim"))
-            training = (f"#{row.run_id} {row.run_name}" if row.run_id is not None
-                        else "idle" if row.mine else "–")
+            training = row.training_cell()
             table.add_row(store, info.device, str(info.pid),
-                          fmt.duration(now - info.started_at), training)
+                          fmt.duration(now - info.started_at), training,
+                          height=len(training.plain.splitlines()))
         if event.rows:
             table.move_cursor(row=min(keep, len(event.rows) - 1))
         self._show_log()
