@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,15 +185,17 @@ def _print_status(args: argparse.Namespace) -> int:
         whose = "this store" if mine else f"another store, id {w.store_id[:8]}"
         devices = ", ".join(d.device for d in served)
         print(f"worker for {devices}: pid {pid}, up {(time.time() - w.started_at) / 60:.1f} "
-              f"min, store {w.db_url} ({whose}), log {w.log_path}")
+              f"min ({whose})")
+        print(f"  store {w.db_url}\n  log {w.log_path}")
         for d in served:
             runs = view.training.get((pid, d.device), []) if mine else []
             for line in status_lines(d, runs, gpu_of(d.device, gpus), mine):
                 print(line)
     if view.unserved:
         asked = ", ".join(sorted({device for _, device in view.unserved}))
-        print(f"{len(view.unserved)} queued run(s) of this store ask for {asked}, which no "
-              f"live worker here serves; they wait (`cifar-tui worker --devices ...`)")
+        print(textwrap.fill(f"{len(view.unserved)} queued run(s) of this store ask for "
+                            f"{asked}, which no live worker here serves; they wait "
+                            "(`cifar-tui worker --devices ...`)", width=80))
     return 0
 
 
