@@ -54,14 +54,18 @@ def gpu_of(device: str, gpus: Iterable[GpuSample],
     return next((g for g in gpus if g.index == index), None)
 
 
-def gpu_words(gpu: GpuSample | None) -> str:
-    """``GPU 87% 10.2/80.0 GB`` (a figure NVML cannot read is ?), or "" without one."""
+def gpu_words(gpu: GpuSample | None, compact: bool = False) -> str:
+    """``GPU 87% 10.2/80.0 GB`` (compact: ``GPU 87% 10/80G``; a figure NVML cannot read is
+    ?), or "" without a reading."""
     if gpu is None:
         return ""
     util = "?" if gpu.util_pct is None else f"{gpu.util_pct:.0f}%"
     if gpu.mem_used_mb is None or gpu.mem_total_mb is None:
-        return f"GPU {util} ?/? GB"
-    return f"GPU {util} {gpu.mem_used_mb / 1024:.1f}/{gpu.mem_total_mb / 1024:.1f} GB"
+        return f"GPU {util} ?/?{'G' if compact else ' GB'}"
+    used, total = gpu.mem_used_mb / 1024, gpu.mem_total_mb / 1024
+    if compact:
+        return f"GPU {util} {used:.{1 if used < 10 else 0}f}/{total:.0f}G"
+    return f"GPU {util} {used:.1f}/{total:.1f} GB"
 
 
 def speed_words(images_per_s: float | None) -> str:

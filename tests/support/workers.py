@@ -1,10 +1,39 @@
-"""A stand-in for the launcher in TUI tests: workers that start and stop in a list."""
+"""A stand-in for the launcher in TUI tests (workers that start and stop in a list), and a
+training child that runs out of memory once, for the OOM-while-sharing path."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
+from engine.events import RunFailed
 from worker.launcher import WorkerInfo
+
+OOM_PREFIX = "oom"  # runs named so run out of memory on their first try
+FAKE_OOM = ("CPU out of memory at batch size 16 (it asked for 2.0 GB more): "
+            "lower --batch-size or --width-mult")  # as engine.failures words it
+
+
+def oom_once_child(config_dict: dict[str, Any], events: Any, stop_flag: Any,
+                   checkpoint_dir: str, resume_from: str | None, owner: str | None = None,
+                   log_file: str | None = None) -> None:
+    """The worker's training child, except that a run named ``oom...`` first waits for
+    another run's folder (so it shares the device), then fails the way a real out of
+    memory fails; a marker in its folder makes its next try train for real."""
+    from worker.supervisor import child_main
+
+    run_dir = Path(checkpoint_dir)
+    marker = run_dir / "ran-out-of-memory-once"
+    if str(config_dict.get("name") or "").startswith(OOM_PREFIX) and not marker.exists():
+        marker.touch()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                other != run_dir for other in run_dir.parent.glob("run-*")):
+            time.sleep(0.05)  # in a spawned child: no test helper to await with
+        events.put(RunFailed(reason=FAKE_OOM, traceback="MemoryError: faked by the test"))
+        return
+    child_main(config_dict, events, stop_flag, checkpoint_dir, resume_from, owner, log_file)
 
 
 class FakeWorkers:
@@ -40,6 +69,11 @@ class FakeWorkers:
         self.stops += 1
         self.live = [w for w in self.live if w.store_id != self.store_id]
         return True
+
+    def add_devices(self, store_id: str, devices: list[str], pid: int,
+                    log_lines: list[str]) -> list[WorkerInfo]:
+        """One worker process serving several devices: one lock (WorkerInfo) per device."""
+        return [self.add(store_id, device, pid, log_lines) for device in devices]
 
     def app_kwargs(self) -> dict:
         return {"start_worker": self.start, "worker_alive": self.alive,

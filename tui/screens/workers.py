@@ -62,8 +62,8 @@ class WorkerRow:
             first = run_words(self.runs[0], 20 - len(more)) + more
         speeds = [r.images_per_s for r in self.runs if r.images_per_s is not None]
         second = " ".join(word for word in (
-            speed_words(sum(speeds)) if speeds else "", gpu_words(self.gpu),
-            *(f"slurm {r.slurm_job}" for r in self.runs[:1] if r.slurm_job)) if word)
+            speed_words(sum(speeds)) if speeds else "", gpu_words(self.gpu, compact=True))
+            if word)
         if not second:
             return Text(first)
         return Text.assemble(first, "\n", (second, "dim"))
@@ -161,8 +161,9 @@ class WorkersScreen(ModalScreen[None]):
             return
         row = self.rows[min(max(self.query_one(DataTable).cursor_row, 0), len(self.rows) - 1)]
         whose = f"run #{row.run_id} " if row.log.name == "train.log" else ""
+        job = next((f", slurm job {r.slurm_job}" for r in row.runs if r.slurm_job), "")
         title.update(Text.assemble(("log ", "bold"), whose, row.log.name,
-                                   (f"  (last {TAIL} lines, pid {row.info.pid})", "dim")))
+                                   (f"  (last {TAIL} lines, pid {row.info.pid}{job})", "dim")))
         body.update(Text("\n".join(row.tail) or "(empty)", no_wrap=True))
         self.query_one("#workers-log-box").scroll_end(animate=False)  # the newest lines
 
