@@ -23,7 +23,7 @@ class CliParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import history, settings, store, train, worker
+    from cli import history, settings, slurm, store, train, worker
 
     parser = CliParser(
         prog="cifar-tui",
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.register(sub)
     store.register(sub)
     settings.register(sub)
+    slurm.register(sub)
     return parser
 
 
