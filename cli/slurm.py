@@ -74,13 +74,14 @@ def register(sub: Any) -> None:
 
 def store_reach_problem(url: str) -> tuple[str | None, str | None]:
     """(refusal, warning) for a store the nodes must reach: an in-memory SQLite is
-    refused; a SQLite file in a node-local folder or a PostgreSQL on localhost warned."""
-    from sqlalchemy.engine import make_url
+    refused; a SQLite file in a node-local folder or a server on localhost warned.
+    Read with urllib, not SQLAlchemy: the CLI floor leaves SQL to storage/."""
+    from urllib.parse import urlsplit
 
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        path = parsed.database or ""
-        if path in ("", ":memory:") or "mode=memory" in str(parsed.query):
+    parts = urlsplit(url)
+    if parts.scheme.split("+")[0] == "sqlite":
+        path = url.split("://", 1)[1][1:].split("?", 1)[0] if "://" in url else ""
+        if path in ("", ":memory:") or "mode=memory" in parts.query:
             return ("an in-memory SQLite store cannot be shared with Slurm jobs; use a "
                     "SQLite file on a shared file system or PostgreSQL (--db URL)", None)
         resolved = str(Path(path).resolve())
@@ -88,9 +89,9 @@ def store_reach_problem(url: str) -> tuple[str | None, str | None]:
             return (None, f"the store {resolved} looks node-local; jobs on other nodes will "
                           "not see it (fine on a one-node cluster)")
         return None, None
-    if (parsed.host or "") in LOCAL_HOSTS:
-        return (None, f"the store's server is {parsed.host or 'a local socket'}: each node "
-                      "will look on its own machine; give a host name the nodes can reach")
+    if (parts.hostname or "") in LOCAL_HOSTS:
+        return (None, f"the store's server is {parts.hostname or 'a local socket'}: each "
+                      "node will look on its own machine; give a host name the nodes reach")
     return None, None
 
 
