@@ -44,7 +44,7 @@ host=$(hostname -s)
 node_line=$(slurmd -C 2>/dev/null | head -1)
 [ -n "$node_line" ] || fail "slurmd -C could not read this machine's hardware"
 node_line=$(echo "$node_line" | sed "s/^NodeName=[^ ]*/NodeName=$host/")
-# Leave memory for the daemons and the tests themselves: offer 3/4 of it to jobs.
+# Leave memory for the daemons and the tests: offer 3/4 of it (CR_Core: jobs need no --mem).
 real_mem=$(echo "$node_line" | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
 [ -n "$real_mem" ] && node_line=$(echo "$node_line" | sed "s/RealMemory=[0-9]*/RealMemory=$((real_mem * 3 / 4))/")
 
@@ -67,7 +67,7 @@ TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
+SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2

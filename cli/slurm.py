@@ -171,9 +171,8 @@ def pin_artifact_root(store: Any, dry_run: bool) -> Path:
 
     root = store.artifact_root
     if root == default_artifact_root(store.store_id) and not dry_run:
-        store.set_artifact_root(root)
-        print(f"run files stay in {root} for every job (`cifar-tui store` to change)",
-              file=sys.stderr)
+        root.parent.mkdir(parents=True, exist_ok=True)  # the default's parent, made lazily
+        store.set_artifact_root(root)  # the same folder, now recorded: no visible change
     return root
 
 
