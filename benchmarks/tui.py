@@ -27,7 +27,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+# Run as a script, this folder is sys.path[0]: a sibling benchmark (queue.py) would shadow
+# the standard library's module of that name, which Textual imports. The repo root instead.
+sys.path[0:1] = [str(REPO)] if Path(sys.path[0]).resolve() == REPO / "benchmarks" else [
+    str(REPO), sys.path[0]]
 
 # The child measures from its own first instruction to the first frame with runs in it.
 COLD_START = r"""
