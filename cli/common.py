@@ -41,6 +41,20 @@ def add_retries_argument(parser: argparse.ArgumentParser) -> None:
              f"(default {DEFAULT_RETRIES}, 0 to {MAX_RETRIES}; 0: never)")
 
 
+def resume_from(store: Any, run_id: int) -> tuple[str | None, str]:
+    """The checkpoint `resume` requeues the run with, and how to say it: as the TUI decides
+    (tui/control.py), naming the host that will resume it when only that host's disk
+    holds the checkpoint."""
+    from tui.control import pinned_note, resume_source
+
+    source = resume_source(store.get_run(run_id))
+    how = (f"from {source.checkpoint}" if source.checkpoint
+           else "from the start (no checkpoint)")
+    if source.held_by:
+        how += f"; {pinned_note(source.held_by)}"
+    return source.checkpoint, how
+
+
 @contextmanager
 def open_store(args: argparse.Namespace) -> Iterator[Any]:
     """The store for args.db, closed on the way out. Its errors are ``StoreError``s with

@@ -61,3 +61,17 @@ async def test_resume_says_which_host_will_resume_it_and_the_run_waits_for_that_
     assert store.claim_next_run("host-b:7:cpu", "cpu", "host-b") is None
     claimed = store.claim_next_run("host-a:8:cpu", "cpu", "host-a")
     assert claimed is not None and claimed.resume_checkpoint == str(on_a)
+
+
+def test_the_cli_words_for_a_pinned_resume_name_the_host(
+        store: RunStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli.common import resume_from
+
+    monkeypatch.setenv("CIFAR_TUI_HOST", "host-b")
+    on_a = tmp_path / "host-a-only" / "last.pt"
+    run_id = interrupted_on(store, "host-a", on_a)
+    assert resume_from(store, run_id) == (
+        str(on_a), f"from {on_a}; its checkpoint is on host-a's disk (no shared artifact "
+                   "root): a worker on host-a will resume it")
+    monkeypatch.setenv("CIFAR_TUI_HOST", "host-a")  # on host-a the file is gone: start over
+    assert resume_from(store, run_id) == (None, "from the start (no checkpoint)")
