@@ -172,15 +172,22 @@ def _print_attempts(console: Any, detail: RunDetail) -> None:
         return
     table = Table(title=f"attempts (automatic retries: {detail.max_retries})",
                   title_justify="left", box=None, header_style="bold")
-    for col in ("#", "host", "worker pid", "device", "started", "duration", "outcome",
-                "reason"):
+    from worker.launcher import parse_worker_id
+
+    ids = [parse_worker_id(a.worker_id) for a in detail.attempts]
+    jobs = [i.slurm_job if i is not None and i.slurm_job else "" for i in ids]
+    for col in ("#", "host", "worker pid", "device", "slurm", "started", "duration",
+                "outcome", "reason"):
+        if col == "slurm" and not any(jobs):
+            continue  # a column only for runs trained by `cifar-tui slurm`'s jobs
         table.add_column(col, justify="right" if col in ("#", "worker pid") else "left",
                          overflow="fold" if col == "reason" else "ellipsis")
-    for a in detail.attempts:
+    for a, job in zip(detail.attempts, jobs, strict=True):
         pid = owner_of(a.worker_id)[1]
         took = (a.ended_at - a.started_at).total_seconds() if a.ended_at else None
-        table.add_row(str(a.attempt), a.host or "", "" if pid is None else str(pid),
-                      a.device or "", fmt.timestamp(a.started_at), fmt.duration(took),
+        where = [a.device or ""] + ([f"slurm job {job}" if job else ""] if any(jobs) else [])
+        table.add_row(str(a.attempt), a.host or "", "" if pid is None else str(pid), *where,
+                      fmt.timestamp(a.started_at), fmt.duration(took),
                       a.outcome or "running", a.reason or "")
     console.print(table)
 

@@ -67,6 +67,9 @@ def metrics_table(run: RunDetail) -> Table:
         ("parameters", fmt.num(run.num_params, ",d") if run.num_params is not None else "–"),
         ("created", run.created_at.strftime("%Y-%m-%d %H:%M UTC")),
     ]
+    jobs = slurm_jobs(run)
+    if jobs:  # trained on a Slurm cluster (`cifar-tui slurm`): which jobs, oldest first
+        rows.append(("slurm", ", ".join(f"slurm job {j}" for j in jobs)))
     for kind in ("best", "last"):
         rows.append((f"checkpoint {kind}", run.checkpoints.get(kind, "–")))
     for key, value in rows:
@@ -86,6 +89,20 @@ def per_class_table(run: RunDetail) -> Table | Text:
     return table
 
 
+def slurm_job_of(worker_id: str | None) -> str | None:
+    """The Slurm job id a worker id carries (``host:pid:device[#slot]@slurm:JOB``), or None."""
+    from worker.launcher import parse_worker_id
+
+    parsed = parse_worker_id(worker_id)
+    return parsed.slurm_job if parsed is not None else None
+
+
+def slurm_jobs(run: RunDetail) -> list[str]:
+    """The Slurm jobs that trained this run, once each, in the order of its attempts."""
+    ids = [slurm_job_of(a.worker_id) for a in run.attempts] + [slurm_job_of(run.worker_id)]
+    return list(dict.fromkeys(j for j in ids if j))
+
+
 def attempts_lines(run: RunDetail) -> list[Text]:
     """One line per try, only when there were several: how each ended and why."""
     if len(run.attempts) < 2:
@@ -96,6 +113,7 @@ def attempts_lines(run: RunDetail) -> list[Text]:
         lines.append(Text.assemble(
             f"attempt {a.attempt}: ", (outcome, fmt.STATUS_COLOURS.get(outcome, "")),
             f" on {a.host or '?'} {a.device or ''}".rstrip(),
+            f" (slurm job {job})" if (job := slurm_job_of(a.worker_id)) else "",
             (f" · {a.reason}" if a.reason else "", "dim")))
     return lines
 
