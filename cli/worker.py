@@ -233,7 +233,7 @@ def _ensure_worker(url: str, store_id: str, device: str) -> str:
         return ""
     pid = launcher.start_worker(url, store_id, device)
     said = (f"; started a worker for this store (pid {pid}, "
-            f"log {launcher.log_path(store_id, device)})")
+            f"log {launcher.start_log_path(store_id, device)})")
     other = next((w for w in launcher.all_live_workers() if w.store_id != store_id), None)
     if other is not None:
         said += (f"; the worker already running (pid {other.pid}) serves another store, "

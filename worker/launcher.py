@@ -209,6 +209,13 @@ def start_worker(db_url: str, store_id: str, device: str = "auto",
     return _start_detached(db_url, store_id, [device], ["--device", device], extra_args)
 
 
+def start_log_path(store_id: str, device: str = "auto") -> Path:
+    """Where ``start_worker(..., device)`` sends the worker's output."""
+    devices = auto_devices() if device == "auto" else None
+    many = devices is not None and len(devices) > 1
+    return log_path(store_id, "all" if many else (devices or [device])[0])
+
+
 def start_devices(db_url: str, store_id: str, devices: list[str],
                   extra_args: list[str] | None = None) -> int:
     """Start one detached worker process for these devices (`--devices a,b`) unless each

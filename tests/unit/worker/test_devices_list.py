@@ -110,6 +110,7 @@ def test_auto_start_serves_every_gpu_unless_the_setting_is_off() -> None:
     assert launcher.auto_devices(lambda: 0) is None  # the one auto worker, on the CPU
     st.save(st.Settings(all_gpus=False))
     assert launcher.auto_devices(lambda: 3) is None
+    assert launcher.start_log_path("feedbeef-0000").name == "worker-feedbeef-auto.log"
 
 
 def test_settings_all_gpus_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
