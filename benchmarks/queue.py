@@ -14,6 +14,9 @@ CIFAR_TUI_HOME and CIFAR_TUI_HOST), run through a small harness that times every
   the ratio. The difference is the queue's per-run overhead: a spawned training child
   (its own torch import), the store writes and the event relay.
 
+On the shared 2-core box (20 runs a drain, load 8-11 from others): baseline 1.99 s a run;
+one worker 4.5 runs/min on SQLite (claim p50 2.3 ms), 5.9 on PostgreSQL (13.6 ms), about
+10 s of overhead a run (the child's torch import); two workers fastest, four contend.
 Figures and the machine they came from are in docs/benchmarks.md ("Queue").
 The PostgreSQL database is emptied (its public schema dropped) before each drain: point
 --pg-url at a test database only.
