@@ -216,14 +216,21 @@ class RunTable(DataTable[Text]):
             return
         self.summaries[run.id] = run
         for (key, *_), cell in zip(COLUMNS, self.cells(run), strict=False):
-            self.update_cell(str(run.id), key, cell)
+            self._set_cell(str(run.id), key, cell)
 
     def refresh_times(self) -> None:
         """Redraw the cells that age with the clock ("3m ago", a running run's time)."""
         for run in self.summaries.values():
             cells = dict(zip((c[0] for c in COLUMNS), self.cells(run), strict=True))
             for key in TIME_COLUMNS:
-                self.update_cell(str(run.id), key, cells[key])
+                self._set_cell(str(run.id), key, cells[key])
+
+    def _set_cell(self, row: str, column: str, cell: Text) -> None:
+        """Only a cell whose text changed: any update makes the table re-render the rows it
+        shows on the next frame, and most cells (a finished run's time, "2d ago") are the
+        same at every poll."""
+        if self.get_cell(row, column) != cell:
+            self.update_cell(row, column, cell)
 
     def drop_marks(self, run_ids: Iterable[int]) -> None:
         """Unmark runs that are gone (deleted here or elsewhere)."""
