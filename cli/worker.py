@@ -6,10 +6,16 @@ import argparse
 import textwrap
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cli.arg_types import MAX_WAIT_S, seconds_up_to
-from cli.common import CliError, add_retries_argument, db_parent, open_store, print_json
+from cli.common import (
+    CliError,
+    add_retries_argument,
+    db_parent,
+    open_store,
+    print_json,
+    resume_from,
+)
 from cli.config_args import add_config_arguments, config_from_args
 
 
@@ -278,12 +284,10 @@ def run_cancel(args: argparse.Namespace) -> int:
 def run_resume(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         run_id = store.resolve_run(args.run)
-        checkpoint = store.get_run(run_id).checkpoints.get("last")
-        if checkpoint and not Path(checkpoint).exists():
-            checkpoint = None  # deleted since: start over rather than fail in the worker
+        # as the TUI decides: a checkpoint only another host's disk holds is resumed there
+        checkpoint, how = resume_from(store, run_id)
         store.requeue_for_resume(run_id, checkpoint)
         url, store_id = store.url, store.store_id
-    how = f"from {checkpoint}" if checkpoint else "from the start (no checkpoint)"
     started = "" if args.no_worker else _ensure_worker(url, store_id, "auto")
     print(f"run {run_id} requeued to resume {how}{started}")
     return 0
