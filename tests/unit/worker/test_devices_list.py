@@ -3,6 +3,8 @@ environment, worker ids, and what the launcher's `auto` start serves."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cli.main import main
@@ -134,3 +136,34 @@ def test_worker_refuses_a_bad_device_list_in_one_line(
     assert main(["worker", *argv]) == 2
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1
+
+
+class Spawned:
+    """Stands in for subprocess.Popen: records the command, starts nothing."""
+
+    calls: list[list[str]] = []
+
+    def __init__(self, cmd: list[str], **_kwargs: object) -> None:
+        Spawned.calls.append(cmd)
+        self.pid = 31337
+
+
+def test_an_auto_start_on_a_gpu_box_is_one_worker_for_every_gpu(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(launcher.subprocess, "Popen", Spawned)
+    Spawned.calls = []
+    assert launcher.start_worker("sqlite:///x.db", "feedbeef-0000", gpu_count=lambda: 2) == 31337
+    cmd = Spawned.calls[0]
+    assert cmd[cmd.index("worker") + 1:cmd.index("worker") + 3] == ["--devices", "all"]
+    assert cmd[cmd.index("--log-file") + 1].endswith("worker-feedbeef-all.log")
+    held = [launcher.WorkerLock("feedbeef-0000", d) for d in ("cuda:0", "cuda:1")]
+    assert all(lock.acquire("sqlite:///x.db") for lock in held)
+    try:  # every GPU served already: nothing more is started
+        assert launcher.start_worker("sqlite:///x.db", "feedbeef-0000",
+                                     gpu_count=lambda: 2) == os.getpid()
+    finally:
+        for lock in held:
+            lock.release()
+    assert len(Spawned.calls) == 1
+    launcher.start_worker("sqlite:///x.db", "feedbeef-0000", gpu_count=lambda: 0)
+    assert Spawned.calls[1][Spawned.calls[1].index("worker") + 1:][:2] == ["--device", "auto"]
