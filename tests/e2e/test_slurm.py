@@ -90,18 +90,28 @@ def submit(workers: int) -> list[str]:
     return json.loads(out)["job_ids"]
 
 
-def job_state(job_id: str) -> str:
-    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True,
-                         text=True, timeout=30).stdout.strip()
-    return out or "GONE"  # squeue forgets a finished job after MinJobAge
+def job_state(job_id: str) -> tuple[str, str]:
+    """The job's state and pending reason; GONE once squeue forgets it (MinJobAge)."""
+    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T %r"], capture_output=True,
+                         text=True, timeout=30).stdout.split()
+    return (out[0], out[1] if len(out) > 1 else "") if out else ("GONE", "")
 
 
 def release_requeued(job_id: str) -> None:
-    """Slurm holds a requeued batch job for about two minutes (its BeginTime); a site's
-    admin would wait, the test lets it start at once."""
-    wait_for(lambda: job_state(job_id) == "PENDING", timeout=60, what="the job requeued")
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True,
-                   timeout=30)
+    """Slurm holds a requeued batch job for about two minutes (BeginTime, set once its
+    old processes are gone); a site would wait, the test lets it start as soon as held."""
+
+    def running() -> bool:
+        state, reason = job_state(job_id)
+        if state == "PENDING" and reason == "BeginTime":
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"],
+                           check=True, timeout=30)
+        return state == "RUNNING"
+
+    # submitit's own requeue comes just after the worker stops: first see it leave RUNNING
+    wait_for(lambda: job_state(job_id)[0] != "RUNNING", timeout=60,
+             what=f"job {job_id} to be requeued")
+    wait_for(running, timeout=90, what=f"requeued job {job_id} to run again")
 
 
 @pytest.fixture
@@ -125,14 +135,14 @@ def test_slurm_two_jobs_train_two_queued_runs_to_completion(slurm_jobs) -> None:
         assert trained_by in slurm_jobs  # the worker id carries its Slurm job
         assert f"slurm job {trained_by}" in cli("show", str(run_id)).stdout
     # --exit-when-empty: both jobs end once nothing is queued, leaving no allocation behind
-    wait_for(lambda: all(job_state(j) in ("COMPLETED", "GONE") for j in slurm_jobs),
+    wait_for(lambda: all(job_state(j)[0] in ("COMPLETED", "GONE") for j in slurm_jobs),
              timeout=60, what="both jobs to end")
 
 
 @with_slurm
 def test_slurm_requeue_and_timeout_signal_resume_the_run_from_its_checkpoint(
         slurm_jobs) -> None:
-    run_id = queue("--epochs", "6", "--retries", "3")
+    run_id = queue("--epochs", "5", "--retries", "3")
     [job] = submit(1)
     slurm_jobs.append(job)
     store = RunStore()
@@ -147,15 +157,15 @@ def test_slurm_requeue_and_timeout_signal_resume_the_run_from_its_checkpoint(
 
     # Before the time limit Slurm sends SIGUSR2 (submitit's --signal=USR2@90): submitit
     # calls SlurmWorkerJob.checkpoint, which stops the worker, then requeues the job.
-    wait_for(lambda: epochs_and_a_checkpoint(store, run_id, 4), timeout=120,
-             what="four epochs after the resume")
+    wait_for(lambda: epochs_and_a_checkpoint(store, run_id, 3), timeout=120,
+             what="an epoch after the resume")
     subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=30)
     wait_for(lambda: store.get_run(run_id).attempts[1].outcome is not None, timeout=60,
              what="the second try to end")
     release_requeued(job)
 
     wait_for(lambda: ended(store, run_id), timeout=120, what="the run to end")
-    assert_nothing_lost(store, run_id, 6)
+    assert_nothing_lost(store, run_id, 5)
     assert_resumed(store, run_id, ["interrupted", "interrupted", "completed"])
     assert {slurm_job_of(a.worker_id) for a in store.get_run(run_id).attempts} == {job}
 
@@ -215,17 +225,17 @@ def test_local_executor_two_jobs_train_two_queued_runs_to_completion(tmp_path: P
 @without_slurm
 def test_local_executor_timeout_signal_requeues_the_job_and_resumes_the_run(
         tmp_path: Path) -> None:
-    run_id = queue("--epochs", "4", "--retries", "2")
+    run_id = queue("--epochs", "3", "--retries", "2")
     job = local_executor(tmp_path).submit(worker_job())
     try:
         store = RunStore()
-        wait_for(lambda: epochs_and_a_checkpoint(store, run_id, 2), timeout=120,
-                 what="two epochs and a checkpoint")
+        wait_for(lambda: epochs_and_a_checkpoint(store, run_id, 1), timeout=120,
+                 what="an epoch and a checkpoint")
         # What Slurm sends before the time limit or on preemption: submitit calls
         # checkpoint(), which stops the worker, and the controller restarts the job.
         os.kill(job_task_pid(job), signal.SIGUSR2)
         wait_for(lambda: ended(store, run_id), timeout=180, what="the run to end")
-        assert_nothing_lost(store, run_id, 4)
+        assert_nothing_lost(store, run_id, 3)
         assert_resumed(store, run_id, ["interrupted", "completed"])
         assert job.result() == 0
         assert "Requeued job" in job.stdout() + job.stderr()  # submitit's own requeue path
