@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 # Screens other than home are imported when first needed, or by the warm-up job once the
 # first page is drawn: importing them (plotext with the charts) delays the first rows.
-LATER_SCREENS = ("compare", "confirm", "detail", "help", "live", "new_run", "workers")
+LATER_SCREENS = ("compare", "confirm", "detail", "help", "live", "new_run", "system", "workers")
 
 # Run actions offered in the palette wherever the screen has them: (action, title, help).
 RUN_COMMANDS = (
@@ -58,6 +58,7 @@ class CifarTui(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("m", "system", "Machine: GPUs, CPU, RAM, disk", show=False),
     ]
 
     def __init__(self, ctx: AppContext) -> None:
@@ -123,6 +124,7 @@ class CifarTui(App[None]):
                 yield SystemCommand(title, helptext, method)
         yield SystemCommand("Workers", "Start, stop and watch this store's worker",
                             self.action_workers)
+        yield SystemCommand("Machine", "GPUs, CPU, RAM and disk, live", self.action_system)
         yield SystemCommand("Help", "Every key, by screen", self.action_help)
         yield from super().get_system_commands(screen)
 
@@ -177,6 +179,12 @@ class CifarTui(App[None]):
 
         if not isinstance(self.screen, WorkersScreen):
             self.push_screen(WorkersScreen())
+
+    def action_system(self) -> None:
+        from tui.screens.system import SystemScreen
+
+        if not isinstance(self.screen, SystemScreen):
+            self.push_screen(SystemScreen())
 
     def action_home(self) -> None:
         while len(self.screen_stack) > 1:

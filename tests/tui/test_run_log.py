@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.tui_seed import NOW, WorkerStarts, settle
+from support.tui_seed import NOW, WorkerStarts, settle, until
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Log, Static
@@ -101,19 +101,12 @@ async def test_new_lines_of_an_active_run_appear_after_a_poll(
     async with app.run_test(size=(100, 30)) as pilot:
         await app.push_screen(LiveRunScreen(run_id))
         await pilot.press("L")
-        log = None
-        for _ in range(300):  # bounded: a regression fails, not hangs
-            if isinstance(app.screen, RunLogScreen):
-                log = app.screen.query_one(Log)
-                if list(log.lines) == ["epoch 1/8: train loss 2.1"]:
-                    break
-            await pilot.pause(0.01)
-        assert log is not None and list(log.lines) == ["epoch 1/8: train loss 2.1"]
+        await until(pilot, lambda: isinstance(app.screen, RunLogScreen)
+                    and list(app.screen.query_one(Log).lines) == ["epoch 1/8: train loss 2.1"],
+                    20)
+        log = app.screen.query_one(Log)
         with open(path, "a") as fh:
             fh.write("epoch 2/8: train loss 1.7\n")
-        for _ in range(300):
-            if list(log.lines)[-1:] == ["epoch 2/8: train loss 1.7"]:
-                break
-            await pilot.pause(0.01)
+        await until(pilot, lambda: list(log.lines)[-1:] == ["epoch 2/8: train loss 1.7"], 20)
         assert list(log.lines) == ["epoch 1/8: train loss 2.1", "epoch 2/8: train loss 1.7"]
         assert "following" in title(app.screen)

@@ -132,3 +132,30 @@ async def test_the_pane_refreshes_by_itself_when_the_app_polls(store) -> None:  
         await until(pilot, lambda: fake.reads >= 3)
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(polling.screen, SystemScreen))
+
+
+async def test_m_opens_the_machine_pane_from_home_and_live_and_closes_it(app, seeded) -> None:  # noqa: ANN001
+    from support.tui_seed import table_ids
+
+    from tui.screens.live import LiveRunScreen
+    from tui.widgets.run_table import RunTable
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen)
+        assert "CPU" in pane_text(app)
+        await pilot.press("m")
+        await settle(pilot)
+        assert not isinstance(app.screen, SystemScreen)
+        app.screen.query_one(RunTable).move_cursor(row=table_ids(app).index(seeded["live"]))
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, LiveRunScreen)
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, SystemScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, LiveRunScreen)

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from engine.config import FIELDS
 from storage.records import Comparison
@@ -32,6 +32,7 @@ from tui.widgets.chart_series import (
     view_series,
     view_title,
 )
+from tui.widgets.keys_footer import KeysFooter
 from tui.widgets.metric_chart import ChartSpec, MetricChart, Series
 
 METRIC_FORMATS = {
@@ -131,7 +132,7 @@ class CompareScreen(Screen[None]):
         with Horizontal(id="compare-charts"):
             yield MetricChart("val accuracy %", id="compare-acc")
             yield MetricChart("val loss", id="compare-loss")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.load()

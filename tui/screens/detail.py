@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
 
 from engine.events import SystemSample
@@ -35,6 +35,7 @@ from tui.messages import (
 from tui.screens.run_log import RunLogScreen
 from tui.screens.system import run_system_table
 from tui.widgets.confusion_grid import ConfusionGrid
+from tui.widgets.keys_footer import KeysFooter
 
 STACK_BELOW = 112  # columns: per-class bars (~40) and the confusion grid (66) side by side
 SAMPLES_EVERY_S = 5.0  # the worker samples every 5 s: rereading them more often finds nothing
@@ -200,7 +201,7 @@ class RunDetailScreen(Screen[None]):
                 with Vertical(classes="panel", id="confusion-panel"):
                     yield Label("Confusion matrix", classes="panel-title")
                     yield ConfusionGrid(id="detail-confusion")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#detail").focus()

@@ -31,12 +31,14 @@ class HelpScreen(ModalScreen[None]):
         from tui.screens.live import LiveRunScreen
         from tui.screens.new_run import NewRunScreen
         from tui.screens.run_log import RunLogScreen
+        from tui.screens.system import SystemScreen
         from tui.screens.workers import WorkersScreen
         from tui.widgets.run_table import RunTable
 
         sections = [
             ("Everywhere", [Binding("question_mark", "", "this help", key_display="?"),
                             Binding("ctrl+p", "", "command palette"),
+                            Binding("m", "", "the machine: GPUs, CPU, RAM, disk"),
                             Binding("q", "", "quit (runs keep going)")]),
             ("Runs", [*HomeScreen.BINDINGS, *RunTable.BINDINGS,
                       Binding("click", "", "a column header sorts by it")]),
@@ -45,6 +47,7 @@ class HelpScreen(ModalScreen[None]):
             ("Run detail", RunDetailScreen.BINDINGS),
             ("Compare", CompareScreen.BINDINGS),
             ("Workers (w)", WorkersScreen.BINDINGS),
+            ("Machine (m)", SystemScreen.BINDINGS),
             ("Run log (L)", RunLogScreen.BINDINGS),
         ]
         with VerticalScroll(id="help"):

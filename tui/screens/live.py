@@ -15,7 +15,6 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from storage.records import RunDetail, StepRow
@@ -34,6 +33,7 @@ from tui.widgets import chart_pins
 from tui.widgets.chart_live import LiveData, loss_spec, lr_spec, val_spec
 from tui.widgets.chart_options import ChartView
 from tui.widgets.chart_pins import load_pins, save_pins, toggled
+from tui.widgets.keys_footer import KeysFooter
 from tui.widgets.metric_chart import MetricChart
 from tui.widgets.progress_header import ProgressHeader
 
@@ -94,7 +94,7 @@ class LiveRunScreen(Screen[None]):
             yield MetricChart("train loss", id="chart-loss")
             yield MetricChart("validation", id="chart-val")
             yield MetricChart("learning rate", id="chart-lr")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.poll()

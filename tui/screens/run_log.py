@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 from textual.worker import get_current_worker
 
 from storage.errors import RunNotFound
@@ -25,6 +25,7 @@ from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
 from tui.log_tail import Chunk, read_new
+from tui.widgets.keys_footer import KeysFooter
 
 LINES = 500  # shown at most; older lines scroll off the top
 TAIL_BYTES = 256 * 1024  # read at most this much of the log at a time
@@ -62,7 +63,7 @@ class RunLogScreen(ModalScreen[None]):
         with Vertical(id="run-log"):
             yield Static(Text(f"Log of run #{self.run_id}", style="bold"), id="run-log-title")
             yield Log(max_lines=LINES, id="run-log-lines")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Log).focus()

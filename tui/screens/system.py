@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine import formatting as fmt
@@ -28,6 +28,7 @@ from engine.events import GpuSample, SystemSample
 from storage.errors import StoreError
 from tui.context import context_of
 from tui.jobs import job
+from tui.widgets.keys_footer import KeysFooter
 from worker.machine import MachineReading, machine_reading
 
 REFRESH_SECONDS = 2.0
@@ -182,7 +183,7 @@ class SystemScreen(ModalScreen[None]):
                          id="system-title")
             with VerticalScroll(id="system-box"):
                 yield Static(Text("reading…", style="dim"), id="system-body")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#system-box").focus()

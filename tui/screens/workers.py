@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from engine.events import GpuSample
@@ -25,6 +25,7 @@ from tui.jobs import job
 from tui.log_tail import tail_lines
 from tui.messages import WorkersChanged
 from tui.screens.confirm import ConfirmDialog
+from tui.widgets.keys_footer import KeysFooter
 from worker import machine
 from worker.device_status import (
     TrainingRun,
@@ -111,7 +112,7 @@ class WorkersScreen(ModalScreen[None]):
             yield Static(id="workers-log-title")
             with VerticalScroll(id="workers-log-box"):
                 yield Static(id="workers-log")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
