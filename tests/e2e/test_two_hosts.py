@@ -92,10 +92,19 @@ def drain_with_two_hosts(db_url: str, tmp_path: Path, workers: list) -> None:
     shared = share_artifacts(db_url, tmp_path / "shared")
     ids = [queue(db_url, "--epochs", "3", "--seed", str(i)) for i in range(6)]
     hosts = [Host(name, tmp_path, db_url) for name in ("host-a", "host-b")]
-    procs = [h.start_worker("--exit-when-empty") for h in hosts]
-    workers.extend(procs)
-    for proc in procs:
-        assert proc.wait(timeout=400) == 0
+    # Workers that poll rather than --exit-when-empty: a claim racing another host's claim
+    # may find every queued row locked, which is "nothing now", not "the queue is empty".
+    # host-b starts once host-a trains, so both take part whatever their start-up times.
+    workers.append(hosts[0].start_worker())
+    wait_for(hosts[0].claimed, timeout=120, what="host-a's first claim")
+    workers.append(hosts[1].start_worker())
+    with RunStore(db_url) as store:
+        wait_for(lambda: all(store.get_run(i).status not in ("queued", "running") for i in ids),
+                 timeout=400, what="both hosts to drain the queue")
+    for proc in workers:
+        proc.send_signal(signal.SIGTERM)
+    for proc in workers:
+        assert proc.wait(timeout=60) == 0
     claims = [h.claimed() for h in hosts]
     assert sorted(claims[0] + claims[1]) == sorted(ids)  # each run claimed exactly once
     assert all(claims), f"both hosts trained: {claims}"
