@@ -96,18 +96,10 @@ def store_reach_problem(url: str) -> tuple[str | None, str | None]:
 
 
 def worker_args(gpus: int) -> list[str]:
-    """The worker's flags in each job: every device it was given (`--devices all`, when
-    this cifar-tui has it), and stop once the queue is empty so the job ends."""
-    from cli.main import build_parser
-
-    parser = build_parser()
-    worker = next(a for a in parser._subparsers._group_actions  # type: ignore[union-attr]
-                  if isinstance(a, argparse._SubParsersAction)).choices["worker"]
-    if "--devices" in worker._option_string_actions:
-        devices = ["--devices", "all"]
-    else:
-        devices = ["--device", "cpu" if gpus == 0 else "auto"]
-    return [*devices, "--exit-when-empty"]
+    """The worker's flags in each job: every device Slurm gave it (its GPUs, as
+    CUDA_VISIBLE_DEVICES shows them, or the CPU when it asked for none), and stop once
+    the queue is empty so the job ends and frees its allocation."""
+    return ["--devices", "all" if gpus else "cpu", "--exit-when-empty"]
 
 
 def slurm_parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -190,6 +182,9 @@ def submit(spec: Any, params: dict[str, Any], count: int) -> list[str]:
 
     from worker.slurm_job import SlurmWorkerJob
 
+    # The pickled jobs hold the store URL (a password too, if it has one): owner-only.
+    (slurm_folder() / "logs").mkdir(parents=True, exist_ok=True, mode=0o700)
+    slurm_folder().chmod(0o700)
     executor = submitit.SlurmExecutor(folder=slurm_folder() / "logs" / "%j",
                                       max_num_timeout=MAX_TIMEOUT_REQUEUES)
     executor.update_parameters(**params)

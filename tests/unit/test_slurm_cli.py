@@ -47,7 +47,8 @@ def test_dry_run_on_a_cpu_cluster_asks_for_no_gpus(tmp_path) -> None:
                      "--gpus-per-worker", "0", "--dry-run", home=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "gpus_per_node" not in proc.stdout and "--gpus-per-node" not in proc.stdout
-    assert "--exit-when-empty" in proc.stdout
+    assert "cifar_tui worker --devices cpu --exit-when-empty" in proc.stdout  # no GPU it
+    # was not given, even on a node whose GPUs Slurm does not hide
 
 
 @pytest.mark.parametrize("args, words", [
