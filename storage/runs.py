@@ -26,7 +26,7 @@ from storage.samples import SystemSamples
 from storage.schema import EpochMetric, Run, RunAttempt, StepMetric, Tag
 
 STEP_FIELDS = ("epoch", "loss", "lr", "wall_time")
-CLAIM_CANDIDATES = 8  # queued runs looked at per claim (some may be pinned to another host)
+CLAIM_CANDIDATES = 20  # queued runs tried per claim (some may be pinned to another host)
 EPOCH_FIELDS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s",
 )
@@ -104,14 +104,21 @@ class RunStore(RunLeases, SystemSamples):
         allowed = accepted_requests(device)
 
         def work(s: Session) -> ClaimedRun | None:
-            query = select(Run.id, Run.name, Run.config, Run.resume_checkpoint).where(
-                Run.status == "queued")
-            if allowed is not None:
-                query = query.where(Run.requested_device.in_(allowed))
-            query = query.order_by(Run.queued_at, Run.id).limit(CLAIM_CANDIDATES)
-            if self._dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            for row in s.execute(query).all():
+            passed: list[int] = []  # pinned to another host, or lost to another worker
+            for _ in range(CLAIM_CANDIDATES):
+                query = select(Run.id, Run.name, Run.config, Run.resume_checkpoint).where(
+                    Run.status == "queued", Run.id.not_in(passed))
+                if allowed is not None:
+                    query = query.where(Run.requested_device.in_(allowed))
+                # One row at a time: locking several would hide them all from a worker
+                # claiming at the same moment, which then finds the queue "empty".
+                query = query.order_by(Run.queued_at, Run.id).limit(1)
+                if self._dialect == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                row = s.execute(query).first()
+                if row is None:
+                    return None
+                passed.append(row.id)
                 if row.resume_checkpoint and self._pinned_elsewhere(
                         s, row.id, row.resume_checkpoint, host):
                     continue

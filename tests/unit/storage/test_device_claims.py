@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,35 @@ def test_migration_fills_the_requested_device_from_each_config(tmp_path: Path) -
         gpu0 = store.claim_next_run("h:1:cuda:0", "cuda:0", "h")
         assert gpu0 is not None and gpu0.run_id == 2
         assert store.claim_next_run("h:1:cuda:0", "cuda:0", "h") is None
+
+
+@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL offered (set CIFAR_TUI_TEST_PG_URL)")
+def test_postgres_claims_at_the_same_moment_each_get_a_run() -> None:
+    """A claim locks only the row it takes, so a worker claiming while another's claim is
+    still open finds the next run rather than an "empty" queue (an --exit-when-empty
+    worker, e.g. a Slurm job, would otherwise quit with runs left)."""
+    empty_postgres(PG_URL)
+    with RunStore(PG_URL) as host_a, RunStore(PG_URL) as host_b:
+        ids = [host_a.create_run(cfg()) for _ in range(3)]
+        inside, release = threading.Event(), threading.Event()
+        take = host_a._take
+
+        def slow_take(*args):  # noqa: ANN002, ANN202
+            inside.set()  # host-a's claim transaction is open, its candidate locked
+            assert release.wait(30)
+            return take(*args)
+
+        host_a._take = slow_take  # type: ignore[method-assign]
+        result: list[object] = []
+        claim_a = threading.Thread(target=lambda: result.append(
+            host_a.claim_next_run("a:1:cpu", "cpu", "host-a")))
+        claim_a.start()
+        try:
+            assert inside.wait(30)
+            claimed_b = host_b.claim_next_run("b:1:cpu", "cpu", "host-b")
+        finally:
+            release.set()
+            claim_a.join(30)
+        (claimed_a,) = result
+        assert claimed_a is not None and claimed_a.run_id == ids[0]
+        assert claimed_b is not None and claimed_b.run_id == ids[1]
