@@ -114,6 +114,19 @@ def release_requeued(job_id: str) -> None:
     wait_for(running, timeout=90, what=f"requeued job {job_id} to run again")
 
 
+def stop_and_release(store: RunStore, run_id: int, job: str, after_epochs: int,
+                     command: list[str]) -> None:
+    """Once the run has ``after_epochs`` epochs and a checkpoint, ``command`` the job; wait
+    for that try to end, then for the requeued job to run again."""
+    wait_for(lambda: epochs_and_a_checkpoint(store, run_id, after_epochs), timeout=120,
+             what=f"{after_epochs} epochs and a checkpoint")
+    tries = len(store.get_run(run_id).attempts)
+    subprocess.run(command, check=True, timeout=30)
+    wait_for(lambda: store.get_run(run_id).attempts[tries - 1].outcome is not None,
+             timeout=60, what=f"try {tries} to end")
+    release_requeued(job)
+
+
 @pytest.fixture
 def slurm_jobs() -> Iterator[list[str]]:
     """Jobs a test submitted; any still queued or running is cancelled at the end."""
@@ -148,22 +161,11 @@ def test_slurm_requeue_and_timeout_signal_resume_the_run_from_its_checkpoint(
     store = RunStore()
 
     # By hand (as preemption does): Slurm SIGTERMs the job's processes and requeues it.
-    wait_for(lambda: epochs_and_a_checkpoint(store, run_id, 2), timeout=120,
-             what="two epochs and a checkpoint")
-    subprocess.run(["scontrol", "requeue", job], check=True, timeout=30)
-    wait_for(lambda: store.get_run(run_id).attempts[0].outcome is not None, timeout=60,
-             what="the first try to end")
-    release_requeued(job)
-
+    stop_and_release(store, run_id, job, after_epochs=2, command=["scontrol", "requeue", job])
     # Before the time limit Slurm sends SIGUSR2 (submitit's --signal=USR2@90): submitit
     # calls SlurmWorkerJob.checkpoint, which stops the worker, then requeues the job.
-    wait_for(lambda: epochs_and_a_checkpoint(store, run_id, 3), timeout=120,
-             what="an epoch after the resume")
-    subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=30)
-    wait_for(lambda: store.get_run(run_id).attempts[1].outcome is not None, timeout=60,
-             what="the second try to end")
-    release_requeued(job)
-
+    stop_and_release(store, run_id, job, after_epochs=3,
+                     command=["scancel", "--signal=USR2", job])
     wait_for(lambda: ended(store, run_id), timeout=120, what="the run to end")
     assert_nothing_lost(store, run_id, 5)
     assert_resumed(store, run_id, ["interrupted", "interrupted", "completed"])
