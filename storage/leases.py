@@ -166,10 +166,12 @@ class RunLeases(RunBrowser):
     # -- interruption and retry -------------------------------------------------
 
     def _interrupt(self, s: Session, run_id: int, what: str,
-                   here: str | None = None) -> Interruption:
+                   here: str | None = None, preempted: bool = False) -> Interruption:
         """A running run stopped without ending: requeue it while it has retries left,
         else leave it interrupted with the fix. A cancel asked for wins. ``here``: the
-        host judging it (default this one), for whether its checkpoint is visible."""
+        host judging it (default this one), for whether its checkpoint is visible.
+        ``preempted``: a scheduler took the node back (Slurm preemption, time-out,
+        requeue); the run is requeued without spending a retry, however often it happens."""
         row = s.execute(select(Run.attempt, Run.max_retries, Run.checkpoint_last,
                                Run.cancel_requested, Run.worker_id).where(Run.id == run_id)).one()
         what = one_line(what) or "interrupted"
@@ -177,12 +179,15 @@ class RunLeases(RunBrowser):
             self._close_attempt(s, run_id, "cancelled", what)
             self._end(s, run_id, "cancelled", cancel_requested=False, error=None)
             return Interruption(run_id, "cancelled", what, row.attempt)
-        if row.attempt <= row.max_retries:
+        if row.attempt <= row.max_retries or preempted:
             number = row.attempt + 1
-            reason = f"{what}; requeued automatically (attempt {number} of {row.max_retries + 1})"
+            budget = row.max_retries + (1 if preempted else 0)  # a free try: retries kept
+            reason = (f"{what}; requeued (a preemption does not use a retry)" if preempted
+                      else f"{what}; requeued automatically (attempt {number} of {budget + 1})")
             self._close_attempt(s, run_id, "interrupted", what)
             # Its place in the queue is kept: recovering runs go before newer ones.
-            self._set(s, run_id, status="queued", attempt=number, error=reason, traceback=None,
+            self._set(s, run_id, status="queued", attempt=number, max_retries=budget,
+                      error=reason, traceback=None,
                       resume_checkpoint=_resumable(row.checkpoint_last, row.worker_id,
                                                    here or host_name()),
                       worker_id=None,

@@ -306,11 +306,12 @@ class RunStore(RunLeases, SystemSamples):
 
         self._write(work)
 
-    def mark_interrupted(self, run_id: int, what: str) -> Interruption:
+    def mark_interrupted(self, run_id: int, what: str, preempted: bool = False) -> Interruption:
         """A running run stopped without ending (``what`` says why): requeued while it
-        has retries left, else interrupted with the fix; see ``RunLeases._interrupt``."""
+        has retries left (always when ``preempted``), else interrupted with the fix; see
+        ``RunLeases._interrupt``."""
         return self._write(lambda s: (self._require(s, run_id, ("running",), "interrupted"),
-                                      self._interrupt(s, run_id, what))[1])
+                                      self._interrupt(s, run_id, what, preempted=preempted))[1])
 
     def requeue_for_resume(self, run_id: int, checkpoint: str | None) -> None:
         """Interrupted, failed or cancelled -> queued again, keeping its metrics so far."""

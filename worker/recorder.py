@@ -100,15 +100,16 @@ class StoreRecorder:
             self.store.append_steps(self.run_id, steps)
         self.last_flush = time.monotonic()
 
-    def interrupt(self, what: str) -> Interruption | None:
+    def interrupt(self, what: str, preempted: bool = False) -> Interruption | None:
         """The run stopped without finishing (``what`` says why): it is requeued while
-        it has retries left, else interrupted. None if it had already ended."""
+        it has retries left (always when ``preempted``), else interrupted. None if it had
+        already ended."""
         if self.done:
             return None
         self.flush()
         self.done = True
         try:
-            return self.store.mark_interrupted(self.run_id, what)
+            return self.store.mark_interrupted(self.run_id, what, preempted=preempted)
         except InvalidRunState:
             return None  # already ended some other way; that record stands
 

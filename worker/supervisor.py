@@ -326,7 +326,13 @@ class RunSupervision:
 
     def finish_stopped(self) -> None:
         if self.cancel_reason == "interrupted":
-            self.interrupted("the worker was stopped")
+            if os.environ.get("SLURM_JOB_ID"):
+                # Under Slurm a stopped worker is a preemption, time-out or requeue of
+                # its job: the run goes back to the queue without spending a retry.
+                self.interrupted(f"its Slurm job {os.environ['SLURM_JOB_ID']} was stopped "
+                                 "(preempted, timed out or requeued)", preempted=True)
+            else:
+                self.interrupted("the worker was stopped")
             return
         if self.cancel_reason == "lost":  # another process ended or took the run: not ours
             self.recorder.abandon()
@@ -335,9 +341,9 @@ class RunSupervision:
         self.recorder.handle(RunCancelled(step=0, epoch=0))
         self.worker._log(f"run {self.run_id}: {self.cancel_reason}")
 
-    def interrupted(self, what: str) -> None:
+    def interrupted(self, what: str, preempted: bool = False) -> None:
         """Record the run as interrupted (or requeued, with retries left) and say which."""
-        outcome = self.recorder.interrupt(what)
+        outcome = self.recorder.interrupt(what, preempted=preempted)
         self.worker._log(outcome.message if outcome else f"run {self.run_id}: {what}")
 
     def child_died(self) -> None:
