@@ -6,10 +6,11 @@ and waits for it, so everything the worker does (claims, leases, retries) is unc
 
 Preemption and time-out: Slurm sends SIGUSR2 (submitit asks for it 90 s ahead) and
 submitit calls ``checkpoint``. It SIGTERMs the worker, which stops its run cooperatively:
-the run is recorded interrupted with its last checkpoint and, with retries left, requeued
-in the store. Then the fresh job it returns is requeued in Slurm (``scontrol requeue``)
-and, restarted, drains the queue again, resuming that run from its checkpoint. A hand
-``scontrol requeue`` or a SIGTERM preemption reaches the worker directly, to the same end.
+the run is requeued in the store with its last checkpoint, without spending a retry (the
+worker sees SLURM_JOB_ID: a preemption is not the run's failure). Then the fresh job it
+returns is requeued in Slurm (``scontrol requeue``) and, restarted, drains the queue again,
+resuming that run from its checkpoint. A hand ``scontrol requeue`` or a SIGTERM
+preemption reaches the worker directly, to the same end.
 
 No torch here and no SQL: the job only starts and stops a process.
 """
@@ -116,7 +117,7 @@ class SlurmWorkerJob(submitit.helpers.Checkpointable):
 
     def stop_worker(self) -> int | None:
         """SIGTERM the worker and wait for it: its run is then interrupted with its last
-        checkpoint (and requeued in the store while it has retries). Its exit code, or
+        checkpoint and requeued in the store (a preemption spends no retry). Its exit code, or
         None when it was not running or did not stop in time."""
         if self._worker is None or self._reaper is None:
             return None
