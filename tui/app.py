@@ -196,14 +196,7 @@ class CifarTui(App[None]):
         form, self.next_form = self.next_form or NewRunScreen(), None
         if source_run is not None:
             form.duplicate(source_run)
-        self.push_screen(form, lambda _: self.call_after_refresh(self._form_closed))
-
-    def _form_closed(self) -> None:
-        """Collect the closed form now, just after home is drawn again: its ~11,000 widget
-        objects are cyclic garbage that a full collection would otherwise sweep at some
-        later key press (the p95 of the form's keys). Then build the next form."""
-        gc.collect()
-        self.prepare_form()
+        self.push_screen(form, lambda _: self.call_after_refresh(self.prepare_form))
 
     @on(OpenRequested)
     def _open(self, event: OpenRequested) -> None:
