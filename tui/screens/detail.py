@@ -13,7 +13,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
@@ -25,14 +24,11 @@ from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
 from tui.messages import (
-    CancelRequested,
-    DeleteRequested,
     DuplicateRequested,
     OpenRequested,
-    ResumeRequested,
     RunChanged,
 )
-from tui.screens.run_log import RunLogScreen
+from tui.screens.run_keys import RunControlScreen
 from tui.screens.system import run_system_table
 from tui.widgets.confusion_grid import ConfusionGrid
 from tui.widgets.keys_footer import KeysFooter
@@ -129,7 +125,7 @@ def error_text(run: RunDetail) -> Text | None:
     return Text("\n").join(parts) if parts else None
 
 
-class RunDetailScreen(Screen[None]):
+class RunDetailScreen(RunControlScreen):
     DEFAULT_CSS = "#detail-system-title { margin-top: 1; }"  # apart from the results above
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -350,15 +346,3 @@ class RunDetailScreen(Screen[None]):
 
     def action_live(self) -> None:
         self.post_message(OpenRequested(self.run_id, "live"))
-
-    def action_cancel_run(self) -> None:
-        self.post_message(CancelRequested(self.run_id))
-
-    def action_resume_run(self) -> None:
-        self.post_message(ResumeRequested(self.run_id))
-
-    def action_delete_run(self) -> None:
-        self.post_message(DeleteRequested(self.run_id))
-
-    def action_run_log(self) -> None:
-        self.app.push_screen(RunLogScreen(self.run_id))

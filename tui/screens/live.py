@@ -14,7 +14,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.message import Message
-from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from storage.records import RunDetail, StepRow
@@ -22,13 +21,10 @@ from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
 from tui.messages import (
-    CancelRequested,
-    DeleteRequested,
     DuplicateRequested,
     OpenRequested,
-    ResumeRequested,
 )
-from tui.screens.run_log import RunLogScreen
+from tui.screens.run_keys import RunControlScreen
 from tui.widgets import chart_pins
 from tui.widgets.chart_live import LiveData, loss_spec, lr_spec, val_spec
 from tui.widgets.chart_options import ChartView
@@ -38,7 +34,7 @@ from tui.widgets.metric_chart import MetricChart
 from tui.widgets.progress_header import ProgressHeader
 
 
-class LiveRunScreen(Screen[None]):
+class LiveRunScreen(RunControlScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("x", "cancel_run", "Cancel run"),
@@ -208,18 +204,6 @@ class LiveRunScreen(Screen[None]):
     def action_unpin_all(self) -> None:
         self.notify("every run unpinned")
         self.load_pins([])
-
-    def action_cancel_run(self) -> None:
-        self.post_message(CancelRequested(self.run_id))
-
-    def action_resume_run(self) -> None:
-        self.post_message(ResumeRequested(self.run_id))
-
-    def action_delete_run(self) -> None:
-        self.post_message(DeleteRequested(self.run_id))
-
-    def action_run_log(self) -> None:
-        self.app.push_screen(RunLogScreen(self.run_id))
 
     def action_detail(self) -> None:
         self.post_message(OpenRequested(self.run_id, "detail"))
