@@ -132,10 +132,8 @@ def test_two_hosts_drain_six_runs_on_one_sqlite_file(tmp_path: Path, workers) ->
     drain_with_two_hosts(f"sqlite:///{tmp_path / 'shared.db'}", tmp_path, workers)
 
 
-@NEEDS_PG
-def test_a_vanished_host_run_is_resumed_by_the_other_from_its_checkpoint(
-        pg_url: str, tmp_path: Path, workers) -> None:
-    shared = share_artifacts(pg_url, tmp_path / "shared")
+def host_a_mid_run(pg_url: str, tmp_path: Path, workers):  # noqa: ANN201
+    """A 40-epoch run that host-a's worker has trained two epochs of, with a checkpoint."""
     run_id = queue(pg_url, "--epochs", "40", "--retries", "1")
     host_a, host_b = Host("host-a", tmp_path, pg_url), Host("host-b", tmp_path, pg_url)
     worker_a = host_a.start_worker()
@@ -143,6 +141,14 @@ def test_a_vanished_host_run_is_resumed_by_the_other_from_its_checkpoint(
     store = RunStore(pg_url)
     wait_for(lambda: two_epochs_and_a_checkpoint(store, run_id), timeout=180,
              what="two epochs and a checkpoint on host-a")
+    return run_id, host_a, host_b, worker_a, store
+
+
+@NEEDS_PG
+def test_a_vanished_host_run_is_resumed_by_the_other_from_its_checkpoint(
+        pg_url: str, tmp_path: Path, workers) -> None:
+    shared = share_artifacts(pg_url, tmp_path / "shared")
+    run_id, host_a, host_b, worker_a, store = host_a_mid_run(pg_url, tmp_path, workers)
     kill_worker(worker_a)  # host-a vanishes: its worker and training child, kill -9
     worker_b = host_b.start_worker(CIFAR_TUI_LEASE_SECONDS=SHORT_LEASE)
     workers.append(worker_b)
@@ -163,13 +169,7 @@ def test_a_vanished_host_run_is_resumed_by_the_other_from_its_checkpoint(
 @NEEDS_PG
 def test_without_a_shared_folder_the_resume_waits_for_the_host_with_the_checkpoint(
         pg_url: str, tmp_path: Path, workers) -> None:
-    run_id = queue(pg_url, "--epochs", "40", "--retries", "1")
-    host_a, host_b = Host("host-a", tmp_path, pg_url), Host("host-b", tmp_path, pg_url)
-    worker_a = host_a.start_worker()
-    workers.append(worker_a)
-    store = RunStore(pg_url)
-    wait_for(lambda: two_epochs_and_a_checkpoint(store, run_id), timeout=180,
-             what="two epochs and a checkpoint on host-a")
+    run_id, host_a, host_b, worker_a, store = host_a_mid_run(pg_url, tmp_path, workers)
     kill_worker(worker_a)
     # Both hosts are one machine here: host-a's disk leaves with it, so host-b cannot see
     # the checkpoint under host-a's app home (its default artifact root).
