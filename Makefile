@@ -21,7 +21,7 @@ test: venv
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check engine storage worker tui cli cifar_tui.py tests benchmarks
+	$(BIN)/ruff check engine storage worker outputs tui cli cifar_tui.py tests benchmarks
 	$(BIN)/lint-imports
 
 bench: venv
