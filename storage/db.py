@@ -39,6 +39,10 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 # (BEGIN IMMEDIATE). A deferred transaction that reads and then writes can fail
 # with "database is locked" at once, without waiting for the busy timeout.
 WRITE_OPTIONS = {"cifar_tui_write": True}
+# Our Alembic version table. Optuna's RDB storage keeps sweep studies in the same database
+# and owns Alembic's default name, alembic_version; stores before 0006 used that name.
+VERSION_TABLE = "cifar_tui_version"
+LEGACY_VERSION_TABLE = "alembic_version"
 
 T = TypeVar("T")
 
@@ -192,7 +196,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 # The newest migration. An up-to-date store is recognised with one plain query, so
 # opening it never imports Alembic (a fifth of the TUI's start-up); a test checks
 # this equals Alembic's head.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 
 
 def alembic_config(connection: Any | None = None) -> Any:
@@ -221,18 +225,22 @@ def known_revisions() -> set[str]:
 
 
 def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return _context(conn).get_current_revision()
+
+
+def _context(conn: Any) -> Any:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
 
 
 def _stored_revision(engine: Engine) -> str | None:
     """The schema version with plain SQL (None when unversioned)."""
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
+        if not inspect(conn).has_table(VERSION_TABLE):
             return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
 def migrate(engine: Engine, url: str) -> None:
@@ -242,8 +250,8 @@ def migrate(engine: Engine, url: str) -> None:
         _ensure_wal(engine)
         return
     from alembic import command
-    from alembic.runtime.migration import MigrationContext
 
+    _adopt_legacy_version(engine, url, label)
     head = head_revision()
     current = current_revision(engine)
     _check_revision(engine, current, label)
@@ -253,7 +261,7 @@ def migrate(engine: Engine, url: str) -> None:
     with _migration_lock(engine, sqlite_path(url)):
         _ensure_wal(engine)
         with engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = _context(conn).get_current_revision()
             if current == head:  # another process migrated while we waited
                 return
             _check_revision(engine, current, label, conn)
@@ -263,7 +271,7 @@ def migrate(engine: Engine, url: str) -> None:
 def _check_revision(engine: Engine, current: str | None, label: str, conn: Any = None) -> None:
     if current is None:
         tables = set(inspect(conn if conn is not None else engine).get_table_names())
-        if tables - {"alembic_version"}:
+        if tables - {LEGACY_VERSION_TABLE, VERSION_TABLE}:
             raise NotAStore(
                 f"{label} is not a cifar-tui run store (it has other tables); pass another --db"
             )
@@ -273,6 +281,33 @@ def _check_revision(engine: Engine, current: str | None, label: str, conn: Any =
             f"{label} was written by a newer cifar-tui (schema {current}); "
             "upgrade cifar-tui or pass another --db"
         )
+
+
+def _adopt_legacy_version(engine: Engine, url: str, label: str) -> None:
+    """A store from before 0006 keeps its revision in alembic_version: move it to our own
+    table, so Optuna can have that name (once; under the migration lock)."""
+    def legacy(conn: Any) -> bool:
+        names = set(inspect(conn).get_table_names())
+        return "runs" in names and LEGACY_VERSION_TABLE in names and VERSION_TABLE not in names
+
+    with engine.connect() as conn:
+        if not legacy(conn):
+            return
+    with _migration_lock(engine, sqlite_path(url)):
+        with engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
+            if not legacy(conn):  # another process moved it while we waited
+                return
+            revision = conn.execute(
+                text(f"SELECT version_num FROM {LEGACY_VERSION_TABLE}")).scalar()
+            if revision not in known_revisions():
+                raise SchemaTooNewError(
+                    f"{label} was written by a newer cifar-tui (schema {revision}); "
+                    "upgrade cifar-tui or pass another --db")
+            conn.execute(text(
+                f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+                f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"))
+            conn.execute(text(f"INSERT INTO {VERSION_TABLE} VALUES (:v)"), {"v": revision})
+            conn.execute(text(f"DROP TABLE {LEGACY_VERSION_TABLE}"))
 
 
 def _ensure_wal(engine: Engine) -> None:

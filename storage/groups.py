@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.config import RunConfig
-from storage.records import EpochRow, RunSummary, to_jsonable
+from storage.records import EpochRow, RunDetail, RunSummary, to_jsonable
 
 if TYPE_CHECKING:
     from storage.runs import RunStore
@@ -162,6 +162,61 @@ def band(curves: Iterable[Sequence[EpochRow]], metric: str) -> list[BandPoint]:
             for ep, v in sorted(by_epoch.items())]
 
 
+def stat_text(s: Stat, percent: bool = True, digits: int = 2, sep: str = " ± ") -> str:
+    """``91.20 ± 0.35`` (accuracies in percent points); a lone value's std is ``—``,
+    no value at all is ``–`` (as the run tables show an empty cell)."""
+    if s.mean is None:
+        return "–"
+    scale = 100.0 if percent else 1.0
+    std = "—" if s.std is None else f"{s.std * scale:.{digits}f}"
+    return f"{s.mean * scale:.{digits}f}{sep}{std}"
+
+
+# -- comparing groups side by side --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One side of a comparison: a group, or a single run (a group of one)."""
+
+    label: str  # "g:12" or "#12"
+    runs: list[RunDetail]
+    settings: dict[str, Any]  # the shared settings, with ``seed`` the one value or all
+    stats: dict[str, Stat]
+    curves: dict[str, list[BandPoint]]  # "val_acc"/"val_loss" -> per-epoch band
+
+    @property
+    def run_ids(self) -> list[int]:
+        return [r.id for r in self.runs]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "n": len(self.runs), "run_ids": self.run_ids,
+                "settings": self.settings,
+                **{k: to_jsonable(v) for k, v in self.stats.items()},
+                "curves": to_jsonable(self.curves)}
+
+
+def make_column(label: str, runs: Sequence[RunDetail]) -> Column:
+    ordered = sorted(runs, key=lambda r: r.id)
+    seeds = [r.config.get("seed") for r in ordered]
+    settings = {**settings_of(ordered[0].config),
+                "seed": seeds[0] if len(seeds) == 1 else seeds}
+    stats = {name: stat(getattr(r, name) for r in ordered) for name in STAT_FIELDS}
+    curves = {m: band((r.epoch_rows for r in ordered), m) for m in ("val_acc", "val_loss")}
+    return Column(label, ordered, settings, stats, curves)
+
+
+def settings_diff(columns: Sequence[Column]) -> dict[str, list[Any]]:
+    """Setting -> each column's value, for the settings that are not the same in all."""
+    keys = sorted({k for c in columns for k in c.settings})
+    out = {}
+    for key in keys:
+        values = [c.settings.get(key) for c in columns]
+        if len({json.dumps(v, default=str) for v in values}) > 1:
+            out[key] = values
+    return out
+
+
 # -- reading the store ---------------------------------------------------------------
 
 
@@ -178,11 +233,15 @@ def configs_of(store: RunStore, run_ids: Sequence[int] | None = None) -> dict[in
         return {run_id: dict(config or {}) for run_id, config in s.execute(stmt)}
 
 
-def load_groups(store: RunStore, flt: Any = None) -> list[RunGroup]:
-    """Every run matching the filter (a ``RunFilter``), grouped, newest group first."""
+def load_groups(store: RunStore, flt: Any = None, sort: str = "created_at",
+                descending: bool = True) -> list[RunGroup]:
+    """Every run matching the filter (a ``RunFilter``), grouped. Sorted by a statistic's
+    mean when ``sort`` is one (best_val_acc, test_acc, duration_s), else in the order of
+    each group's first run under ``sort`` (newest group first by default)."""
     total = store.count_runs(flt)
-    runs = store.list_runs(flt, sort="created_at", descending=True, limit=total)
-    return group_runs(runs, configs_of(store))  # all: a long IN list would hit SQLite's limit
+    runs = store.list_runs(flt, sort=sort, descending=descending, limit=total)
+    groups = group_runs(runs, configs_of(store))  # all: a long IN list hits SQLite's limit
+    return sort_groups(groups, sort, descending)
 
 
 def group_of(store: RunStore, run_id: int) -> list[int]:
@@ -192,3 +251,30 @@ def group_of(store: RunStore, run_id: int) -> list[int]:
         store.get_run(run_id)  # raises RunNotFound with the store's own words
     key = group_key(configs[run_id])
     return sorted(i for i, c in configs.items() if group_key(c) == key)
+
+
+def load_columns(store: RunStore, refs: Sequence[str]) -> list[Column]:
+    """``compare``'s operands as columns: ``g:REF`` is the whole group of run REF (an id or
+    a name), anything else one run. The same group (or run) twice is refused."""
+    from storage.errors import BadFilter
+
+    wanted: list[tuple[str, list[int]]] = []
+    for ref in refs:
+        text = str(ref).strip()
+        if text.lower().startswith(GROUP_PREFIX):
+            inner = text[len(GROUP_PREFIX):].strip()
+            if not inner:
+                raise BadFilter(f"{text!r} names no run; write g:ID, e.g. g:12 for run 12's group")
+            ids = group_of(store, store.resolve_run(inner))
+            wanted.append((f"{GROUP_PREFIX}{ids[0]}", ids))
+        else:
+            run_id = store.resolve_run(text)
+            wanted.append((f"#{run_id}", [run_id]))
+    seen: dict[tuple[int, ...], str] = {}
+    for (label, ids), ref in zip(wanted, refs, strict=True):
+        if tuple(ids) in seen:
+            raise BadFilter(f"{ref} is the same as {seen[tuple(ids)]} ({label}); "
+                            "compare different groups or runs")
+        seen[tuple(ids)] = str(ref)
+    details = {r.id: r for r in store.compare([i for _, ids in wanted for i in ids]).runs}
+    return [make_column(label, [details[i] for i in ids]) for label, ids in wanted]

@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 # Here, not in storage.schema, so the TUI can name them without importing SQLAlchemy.
-STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted", "pruned")
+# "pruned": a sweep's pruner stopped it early; its metrics so far are kept.
+TERMINAL_STATUSES = ("completed", "failed", "cancelled", "interrupted", "pruned")
+SWEEP_STATUSES = ("active", "completed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -184,3 +186,39 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
     return obj
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """One sweep: its spec (``engine.sweep_spec.SweepSpec.to_dict``) and how far it got."""
+
+    id: int
+    name: str
+    method: str  # grid, random or tpe
+    metric: str  # val_acc, test_acc or val_loss
+    goal: str  # max or min
+    status: str  # active, completed or cancelled
+    spec: dict[str, Any]
+    n_trials: int
+    repeat: int  # runs per trial (seeds 0..repeat-1)
+    prune: bool
+    trials_asked: int
+    study_name: str
+    created_at: datetime
+    finished_at: datetime | None
+    run_counts: dict[str, int] = field(default_factory=dict)  # status -> runs
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRunRow:
+    """One run of a sweep, with what its trial is judged by."""
+
+    run_id: int
+    name: str
+    status: str
+    trial_number: int
+    config: dict[str, Any]
+    best_val_acc: float | None
+    test_acc: float | None
+    min_val_loss: float | None
+    duration_s: float | None

@@ -28,7 +28,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from storage.records import STATUSES, TERMINAL_STATUSES  # noqa: F401  (kept SQL-free there)
+from storage.records import (  # noqa: F401  (kept SQL-free there)
+    STATUSES,
+    SWEEP_STATUSES,
+    TERMINAL_STATUSES,
+)
 
 # Named constraints so Alembic can alter them later (SQLite batch mode needs names).
 NAMING_CONVENTION = {
@@ -102,6 +106,9 @@ class Run(Base):
     grad_clip: Mapped[float | None]
     optimizer: Mapped[str] = mapped_column(String(32))
     width_mult: Mapped[float]
+    # The sweep (and its Optuna trial) this run trains, if any; a trial's seeds share it.
+    sweep_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    trial_number: Mapped[int | None] = mapped_column(Integer)
     # The device the run asks for (config "device"): a worker claims only what it can serve.
     requested_device: Mapped[str] = mapped_column(String(64), default="auto",
                                                   server_default="auto")
@@ -161,6 +168,33 @@ class Run(Base):
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True,
         order_by="StepMetric.step",
     )
+
+
+class Sweep(Base):
+    """A sweep: many runs from one spec, steered by an Optuna study in this database."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (
+        CheckConstraint("status IN ('" + "','".join(SWEEP_STATUSES) + "')", name="status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(32))
+    goal: Mapped[str] = mapped_column(String(8))
+    spec: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    n_trials: Mapped[int]
+    repeat: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    prune: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Trials handed out so far; raised atomically, so workers on many hosts never ask
+    # Optuna for more trials than the sweep has.
+    trials_asked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    study_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
 
 
 class Tag(Base):

@@ -63,7 +63,7 @@ def _newer_db(tmp_path: Path) -> str:
     path = tmp_path / "future.db"
     RunStore(str(path)).close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE alembic_version SET version_num = '0999_future'")
+        db.execute("UPDATE cifar_tui_version SET version_num = '0999_future'")
     db.close()
     return str(path)
 

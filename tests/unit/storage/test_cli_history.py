@@ -118,7 +118,7 @@ def test_newer_database_gives_one_line_error(capsys, db: str) -> None:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0999'")
+        conn.execute("UPDATE cifar_tui_version SET version_num = '0999'")
     conn.close()
     code, _, err = run(capsys, "runs", "--db", db)
     assert code == 2 and "newer cifar-tui (schema 0999)" in err and err.count("\n") == 1

@@ -48,7 +48,7 @@ def test_opening_a_0001_database_upgrades_it_and_keeps_its_data(tmp_path: Path) 
         assert (run.cancel_requested, run.class_names, run.resume_checkpoint) == (False, None, None)
         assert store.create_run(RunConfig()) == 8
     with sqlite3.connect(path) as db:
-        version = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        version = db.execute("SELECT version_num FROM cifar_tui_version").fetchone()[0]
     assert version == head_revision()
 
 
@@ -75,7 +75,8 @@ def test_a_0002_store_gets_an_identity_and_keeps_its_checkpoint_paths(tmp_path: 
 def test_migrations_build_exactly_the_orm_schema(tmp_path: Path) -> None:
     store = RunStore(str(tmp_path / "x.db"))
     with store._engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": "cifar_tui_version"})
         assert compare_metadata(ctx, Base.metadata) == []
     store.close()
 
@@ -84,7 +85,7 @@ def test_newer_schema_is_refused_and_the_file_left_untouched(tmp_path: Path) -> 
     path = tmp_path / "future.db"
     RunStore(str(path)).close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+        db.execute("UPDATE cifar_tui_version SET version_num = '0099_from_the_future'")
     db.close()
     before = path.read_bytes()
     with pytest.raises(SchemaTooNewError) as info:
