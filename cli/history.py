@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.arg_types import MAX_PAGE, int_between
 from cli.common import CliError, db_parent, open_store, print_json
+from cli.groups import GROUP_HELP, compare_groups, is_group_ref, print_groups
 from engine import formatting as fmt
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ def register(sub: Any) -> None:
                    help="at most N runs (default 50)")
     p.add_argument("--offset", type=page, default=0, metavar="N", help="skip the first N runs")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--group", action="store_true",
+                   help="one row per seed group (runs whose settings differ only in seed and "
+                        "name): n, mean ± std of best val and test acc, mean time; --limit "
+                        "and --offset then count groups, and --sort best_val_acc, test_acc "
+                        "or duration_s sorts by the mean")
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("show", parents=[db], help="one run: config, epochs and results")
@@ -43,7 +49,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("compare", parents=[db], help="runs side by side: differing params, metrics")
-    p.add_argument("runs", metavar="RUN", nargs="+", help="two or more run ids or names")
+    p.add_argument("runs", metavar="RUN", nargs="+",
+                   help=f"two or more run ids or names; {GROUP_HELP}")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
 
@@ -99,6 +106,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.limit < 0 or args.offset < 0:
         raise CliError("--limit and --offset must be >= 0")
     flt = RunFilter(status=args.status, model=args.model, tag=args.tag, text=args.search)
+    if args.group:
+        return print_groups(args, flt)
     with open_store(args) as store:
         runs = store.list_runs(flt, sort=args.sort, descending=not args.asc,
                                limit=args.limit, offset=args.offset)
@@ -245,6 +254,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.runs) < 2:
         raise CliError("compare needs at least two runs, e.g. `cifar-tui compare 3 7`")
+    if any(is_group_ref(ref) for ref in args.runs):
+        return compare_groups(args)
     with open_store(args) as store:
         ids = [store.resolve_run(ref) for ref in args.runs]
         comparison = store.compare(ids)
