@@ -23,7 +23,7 @@ class CliParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import history, report, settings, slurm, store, train, worker
+    from cli import history, predict, report, settings, slurm, store, train, worker
 
     parser = CliParser(
         prog="cifar-tui",
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.register(sub)
     settings.register(sub)
     slurm.register(sub)
+    predict.register(sub)
     report.register(sub)
     return parser
 
