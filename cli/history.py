@@ -1,14 +1,10 @@
-"""Browse the run history: runs, show, compare, export, tag, note, rm."""
+"""Browse the run history: runs, show, compare, tag, note, rm (export: cli/export.py)."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.arg_types import MAX_PAGE, int_between
@@ -53,12 +49,6 @@ def register(sub: Any) -> None:
                    help=f"two or more run ids or names; {GROUP_HELP}")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("export", parents=[db], help="runs and their epoch metrics as CSV or JSON")
-    p.add_argument("runs", metavar="RUN", nargs="*", help="run ids or names (default: all)")
-    p.add_argument("--format", choices=("csv", "json"), default="csv")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("tag", parents=[db], help="tag a run (--remove to untag)")
     p.add_argument("run", metavar="RUN")
@@ -297,50 +287,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for ep in epochs:
             curves.add_row(str(ep), *(pct(run.get(ep)) for run in by_run))
         console.print(curves)
-    return 0
-
-
-def _with_settings(rows: list[dict[str, Any]],
-                   configs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every field of the field table as a column, just before the epoch columns. The
-    store's own run columns keep their meaning (name, the device the run trained on)."""
-    from engine.config import RunConfig
-
-    records = []
-    for row in rows:
-        settings = RunConfig.from_dict(configs[row["run_id"]]).to_dict()  # old runs: defaults
-        items = list(row.items())
-        cut = list(row).index("epoch")
-        extra = [(k, v) for k, v in settings.items() if k not in row]
-        records.append(dict(items[:cut] + extra + items[cut:]))
-    return records
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
-        ids = [store.resolve_run(ref) for ref in args.runs] if args.runs else None
-        rows = store.export_rows(ids)
-        run_ids = dict.fromkeys(r["run_id"] for r in rows)
-        configs = {run_id: store.get_run(run_id).config for run_id in run_ids}
-    rows = _with_settings(rows, configs)
-    if args.format == "json":
-        text = json.dumps(rows, indent=1, default=str) + "\n"
-    else:
-        buffer = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        text = buffer.getvalue()
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        runs = len({r["run_id"] for r in rows})
-        print(f"wrote {len(rows)} rows ({runs} runs) to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
     return 0
 
 

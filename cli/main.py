@@ -23,7 +23,7 @@ class CliParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import history, predict, report, settings, slurm, store, train, worker
+    from cli import export, history, predict, report, settings, slurm, store, train, worker
 
     parser = CliParser(
         prog="cifar-tui",
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub)
     worker.register(sub)
     history.register(sub)
+    export.register(sub)
     store.register(sub)
     settings.register(sub)
     slurm.register(sub)
