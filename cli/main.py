@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train.register(sub)
     worker.register(sub)
+    from cli import sweep
+
+    sweep.register(sub)
     history.register(sub)
     export.register(sub)
     store.register(sub)

@@ -45,14 +45,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = sub.add_parser(
         "queue", parents=[db_parent()], help="add a run to the queue (validated like train)",
-        description="Queue a run for the worker. Starts a detached worker when none is alive.")
-    add_config_arguments(q)
+        description="Queue a run for the worker. Starts a detached worker when none is alive. "
+                    "Lists (--max-lr 0.005,0.01) or --repeat K queue a grid sweep of runs.")
+    add_config_arguments(q, lists=True)
     q.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
     add_retries_argument(q)
     q.add_argument("--worker-device", default="auto",
                    help="device of the worker to start if this store has none alive")
     q.add_argument("--no-worker", action="store_true", help="only queue; do not start a worker")
     q.add_argument("--json", action="store_true", help="print the queued run as JSON")
+    from cli.sweep import add_sweep_run_arguments
+
+    add_sweep_run_arguments(q)  # --repeat, --yes
     q.set_defaults(func=run_queue)
 
     c = sub.add_parser("cancel", parents=[db_parent()], help="cancel a queued or running run")
@@ -248,6 +252,11 @@ def _ensure_worker(url: str, store_id: str, device: str) -> str:
 
 
 def run_queue(args: argparse.Namespace) -> int:
+    from cli.sweep import queue_spec, sweep_of_queue
+
+    spec = sweep_of_queue(args)  # lists or --repeat: a grid sweep
+    if spec is not None:
+        return queue_spec(args, spec)
     config = config_from_args(args)
     if not args.no_worker:
         check_device(args.worker_device)  # refused before anything is queued

@@ -221,7 +221,7 @@ def spec_from_texts(texts: dict[str, str], **options: Any) -> SweepSpec:
     Options (None = not given): method, metric, goal, trials, prune, repeat, preset,
     name, tags. Everything is checked; a problem raises SweepSpecError."""
     entries = {_spec(k).name: parse_field_values(k, v) for k, v in texts.items()}
-    return build_spec(entries, options)
+    return build_spec(entries, {k: v for k, v in options.items() if v is not None})
 
 
 def spec_from_wandb(doc: Any, texts: dict[str, str] | None = None,
@@ -321,7 +321,7 @@ def build_spec(entries: dict[str, Entry], options: dict[str, Any]) -> SweepSpec:
     metric = _choice("metric", options.get("metric") or "val_acc", METRICS)
     goal = _choice("goal", options.get("goal") or ("min" if metric == "val_loss" else "max"),
                    GOALS)
-    repeat = _count("--repeat", options.get("repeat") or 1, MAX_REPEAT)
+    repeat = _count("--repeat", options.get("repeat", 1), MAX_REPEAT)
     prune = bool(options.get("prune"))
     preset = options.get("preset", "seed")
     if validate_field("preset", preset) and preset is not None:
