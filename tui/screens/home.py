@@ -7,6 +7,7 @@ the end), so a store of 10,000 runs opens as fast as one of ten.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -33,7 +34,10 @@ from tui.messages import (
     ResumeRequested,
 )
 from tui.widgets.keys_footer import KeysFooter
-from tui.widgets.run_table import RunTable, failure_reason, runs_word
+from tui.widgets.run_table import GroupTable, RunTable, failure_reason, runs_word
+
+if TYPE_CHECKING:
+    from storage.groups import RunGroup
 
 PAGE = 100
 PREFETCH = 20  # rows before the end at which the next page is fetched
@@ -55,6 +59,8 @@ class HomeScreen(Screen[None]):
         Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
         Binding("w", "app.workers", "Workers", show=False),
         Binding("s", "cycle_sort", "Sort"),
+        Binding("a", "toggle_groups", "Groups", tooltip="Seed groups: one row per setting, "
+                "mean ± std over its seeds"),
         Binding("r", "reverse_sort", "Reverse sort", show=False),
         Binding("slash", "search", "Search", key_display="/", show=False),
         Binding("escape", "focus_table", "Back to the table", show=False),
@@ -78,6 +84,11 @@ class HomeScreen(Screen[None]):
     class WorkerChecked(Message):
         alive: bool
 
+    @dataclass
+    class GroupsLoaded(Message):
+        groups: list[RunGroup]
+        generation: int
+
     def __init__(self) -> None:
         super().__init__()
         self.filter = RunFilter()
@@ -91,6 +102,8 @@ class HomeScreen(Screen[None]):
         # None until the launcher has answered: a reconnect must not say "no worker" first.
         self.worker_alive: bool | None = None
         self.missed_poll = False
+        self.grouped = False  # seed groups instead of runs (a); computed only while on
+        self.groups_total = 0  # runs in the shown groups
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filters"):
@@ -118,6 +131,9 @@ class HomeScreen(Screen[None]):
         as many rows as are loaded now (up to ``KEEP_MAX``), so the cursor keeps its place."""
         self.generation += 1
         self.loading_more = False
+        if self.grouped:
+            self._fetch_groups(self.filter, self.sort, self.descending, self.generation)
+            return
         rows = self.query_one(RunTable).row_count if keep_loaded else 0
         limit = max(PAGE, min(rows, KEEP_MAX))
         self._fetch(self.filter, self.sort, self.descending, 0, self.generation, limit)
@@ -146,6 +162,34 @@ class HomeScreen(Screen[None]):
         self.active_ids |= {r.id for r in event.runs if r.status in fmt.ACTIVE}
         self._show_status()
 
+    @job("home-groups")
+    def _fetch_groups(self, flt: RunFilter, sort: str, descending: bool, generation: int) -> None:
+        from storage.groups import load_groups
+
+        groups = load_groups(context_of(self).store, flt, sort, descending)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.GroupsLoaded(groups, generation))
+
+    @on(GroupsLoaded)
+    def _groups_loaded(self, event: GroupsLoaded) -> None:
+        if event.generation != self.generation or not self.grouped:
+            return
+        self.groups_total = sum(g.n for g in event.groups)
+        self.query_one(GroupTable).show_groups(event.groups)
+        self._show_status()
+
+    def action_toggle_groups(self) -> None:
+        """Runs <-> seed groups; the groups are loaded afresh each time they are shown."""
+        self.grouped = not self.grouped
+        runs = self.query_one(RunTable)
+        if not self.query(GroupTable):
+            self.mount(GroupTable(id="groups"), after=runs)
+        groups = self.query_one(GroupTable)
+        runs.display, groups.display = not self.grouped, self.grouped
+        (groups if self.grouped else runs).focus()
+        self.reload()
+        self._show_status()
+
     @job("home-worker")
     def _check_worker(self) -> None:
         self.post_message(self.WorkerChecked(context_of(self).worker_alive()))
@@ -159,6 +203,8 @@ class HomeScreen(Screen[None]):
     def _maybe_load_more(self, event: DataTable.RowHighlighted) -> None:
         table = self.query_one(RunTable)
         self._show_status()  # the highlighted run's failure reason
+        if self.grouped:
+            return  # every group is loaded at once
         if self.loading_more or table.row_count >= self.total:
             return
         if event.cursor_row >= table.row_count - PREFETCH:
@@ -216,7 +262,9 @@ class HomeScreen(Screen[None]):
         self.queued = sum(r.status == "queued" for r in event.runs)
         table.drop_marks(event.gone)
         table.refresh_times()  # "created" ages and running times move with the clock
-        if event.total != self.total:
+        if self.grouped and any(r.status not in fmt.ACTIVE for r in event.runs):
+            self.reload()  # a run ended: its group's figures changed
+        elif event.total != self.total:
             self.reload(keep_loaded=True)  # runs were added or removed: the pages are stale
             return
         for run in event.runs:
@@ -224,6 +272,9 @@ class HomeScreen(Screen[None]):
         self._show_status()
 
     def _show_status(self) -> None:
+        if self.grouped:
+            self._show_group_status()
+            return
         table = self.query_one(RunTable)
         loaded = f" ({table.row_count:,} loaded)" if table.row_count < self.total else ""
         parts = [f"{runs_word(self.total)}{loaded}"]
@@ -244,6 +295,16 @@ class HomeScreen(Screen[None]):
             parts = [f"{which} Press n to queue one."]
         self.query_one("#home-status", Static).update(" · ".join(parts))
 
+    def _show_group_status(self) -> None:
+        table = self.query_one(GroupTable)
+        count = len(table.groups)
+        parts = [f"{count:,} group{'' if count == 1 else 's'} of {runs_word(self.groups_total)}",
+                 f"mean ± sample std over seeds, by {self.sort}"]
+        if table.marked:
+            parts.append(f"{len(table.marked)} marked: {' '.join(table.marked)}")
+        parts.append("a: back to runs")
+        self.query_one("#home-status", Static).update(" · ".join(parts))
+
     # -- filters and sort -----------------------------------------------------
     @on(Input.Changed, "#search")
     @on(Input.Changed, "#tag")
@@ -261,7 +322,7 @@ class HomeScreen(Screen[None]):
 
     @on(Input.Submitted)
     def _search_done(self) -> None:
-        self.query_one(RunTable).focus()
+        self.action_focus_table()
 
     @on(RunTable.SortChanged)
     def _sort_changed(self, event: RunTable.SortChanged) -> None:
@@ -269,6 +330,7 @@ class HomeScreen(Screen[None]):
         self.reload()
 
     @on(RunTable.MarksChanged)
+    @on(GroupTable.MarksChanged)
     def _marks_changed(self) -> None:
         self._show_status()
 
@@ -278,6 +340,10 @@ class HomeScreen(Screen[None]):
 
     # -- actions --------------------------------------------------------------
     def _current(self) -> RunSummary | None:
+        if self.grouped:
+            self.notify("Showing seed groups: press a for the runs, to act on one.",
+                        severity="warning")
+            return None
         run = self.query_one(RunTable).current_run
         if run is None:
             self.notify("No run selected.", severity="warning")
@@ -287,6 +353,10 @@ class HomeScreen(Screen[None]):
         self.app.action_new_run()  # type: ignore[attr-defined]
 
     def action_open(self) -> None:
+        if self.grouped:  # one group's runs, as compare shows groups
+            if group := self.query_one(GroupTable).current_group:
+                self._compare_groups([group.label])
+            return
         if run := self._current():
             view = "live" if run.status in fmt.ACTIVE else "detail"
             self.post_message(OpenRequested(run.id, view))
@@ -315,7 +385,20 @@ class HomeScreen(Screen[None]):
         if run := self._current():
             self.post_message(DeleteRequested(run.id))
 
+    def _compare_groups(self, labels: list[str]) -> None:
+        from tui.screens.group_compare import GroupCompareScreen
+
+        self.app.push_screen(GroupCompareScreen(labels))
+
     def action_compare(self) -> None:
+        if self.grouped:
+            labels = self.query_one(GroupTable).marked
+            if len(labels) < 2:
+                self.notify("Mark two or more groups with space, then press c "
+                            "(enter shows one group).", severity="warning")
+                return
+            self._compare_groups(list(labels))
+            return
         marked = self.query_one(RunTable).marked
         if len(marked) < 2:
             self.notify("Mark two or more runs with space, then press c.", severity="warning")
@@ -332,4 +415,4 @@ class HomeScreen(Screen[None]):
         self.query_one("#search", Input).focus()
 
     def action_focus_table(self) -> None:
-        self.query_one(RunTable).focus()
+        (self.query_one(GroupTable) if self.grouped else self.query_one(RunTable)).focus()

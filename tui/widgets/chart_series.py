@@ -11,6 +11,7 @@ from tui.widgets.chart_options import FAINT, ChartView, last_points, log10_point
 from tui.widgets.metric_chart import ChartSpec, Series
 
 if TYPE_CHECKING:
+    from storage.groups import BandPoint
     from storage.records import EpochRow, StepRow
 
 NO_WALL_TIMES = "no wall times: steps stored before schema 0004"
@@ -28,6 +29,7 @@ class Curve:
     marker: str = "braille"
     right: bool = False
     raw_behind: bool = False  # when smoothed, draw the raw values faint behind
+    legend: bool = True  # False for a group's band edges (min and max), drawn unlabelled
 
 
 @dataclass
@@ -87,7 +89,8 @@ def view_series(curves: Sequence[Curve], view: ChartView, log_y: bool = False,
                 xs, ys, skipped = log10_points(xs, ys)
                 drawn.skipped += skipped if i == 0 else 0  # each point counted once
             drawn.series.append(Series(curve.label, xs, ys, FAINT if faint else curve.color,
-                                       right=curve.right, marker=curve.marker, faint=faint))
+                                       right=curve.right, marker=curve.marker, faint=faint,
+                                       legend=curve.legend))
     if log_y:
         ys = [y for s in drawn.series if not s.right for y in s.ys]
         drawn.yticks = log_ticks(min(ys), max(ys)) if ys else None
@@ -100,6 +103,21 @@ def window(xs: Sequence[float], ys: Sequence[float], last_n: int | None,
         return last_points(xs, ys, last_n)
     kept = [(x, y) for x, y in zip(xs, ys, strict=True) if xlim[0] <= x <= xlim[1]]
     return [x for x, _ in kept], [y for _, y in kept]
+
+
+BAND_MARKER = "dot"  # band edges as dotted lines (•) in the group's colour, under its mean
+
+
+def band_curves(label: str, points: Sequence[BandPoint], xs: Sequence[float], color: str,
+                scale: float = 1.0) -> list[Curve]:
+    """A seed group's curve: its mean (labelled, braille) and, when it has more than one
+    run at some x, the min and max across its runs as dotted edges of a band."""
+    mean = Curve(label, list(xs), [p.mean * scale for p in points], color)
+    if all(p.n < 2 for p in points):
+        return [mean]
+    edges = [Curve(label, list(xs), [getattr(p, side) * scale for p in points], color,
+                   marker=BAND_MARKER, legend=False) for side in ("low", "high")]
+    return [*edges, mean]
 
 
 def axis_options(axis: str) -> dict[str, object]:

@@ -24,6 +24,7 @@ class Series:
     right: bool = False  # on the right-hand y axis (a second scale)
     marker: str = "braille"
     faint: bool = False  # drawn grey and unlabelled, behind the others (a raw series)
+    legend: bool = True  # False: unlabelled, behind the labelled ones (a group's band edge)
 
 
 @dataclass
@@ -153,11 +154,11 @@ class MetricChart(PlotextPlot):
         if spec.xlabel:
             plt.xlabel(spec.xlabel)
         limit = min(MAX_POINTS, max(40, 2 * width))
-        # Faint series first: plotext draws later series over earlier ones.
-        for s in sorted(spec.series, key=lambda s: not s.faint):
+        # Faint series first, then band edges: plotext draws later series over earlier ones.
+        for s in sorted(spec.series, key=lambda s: (not s.faint, s.legend)):
             xs, ys = thin(s.xs, s.ys, limit)
             if xs:
-                plt.plot(xs, ys, label=None if s.faint else s.label,
+                plt.plot(xs, ys, label=s.label if s.legend and not s.faint else None,
                          color=FAINT if s.faint else s.color, marker=s.marker,
                          yside="right" if s.right else "left")
         if self._xrange:
