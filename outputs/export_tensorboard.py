@@ -74,10 +74,11 @@ def export_run(root: Path, run: RunExport) -> Written:
 
 
 def hparam_values(run: RunExport) -> dict[str, Any]:
-    """The run's config as the HParams view shows it: numbers, booleans and strings
-    (a field left unset, None, is left out, as TensorBoard has no value for it)."""
+    """The run's config as the HParams view shows it: numbers and strings. A boolean is
+    the string True/False (torch's summary would store it as the number 1/0); a field left
+    unset (None) is left out, as TensorBoard has no value for it."""
     from engine.config import RunConfig
 
     config = RunConfig.from_dict(run.detail.config).to_dict()
-    return {k: v if isinstance(v, (bool, int, float, str)) else str(v)
+    return {k: v if isinstance(v, (int, float, str)) and not isinstance(v, bool) else str(v)
             for k, v in config.items() if v is not None}
