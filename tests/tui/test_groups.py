@@ -69,11 +69,13 @@ async def test_a_again_goes_back_to_the_runs(app, grid) -> None:
         assert runs.row_count == 9 and "9 runs" in status_of(app)
 
 
-async def test_groups_key_is_in_the_footer(app, grid) -> None:
+async def test_groups_key_is_listed_in_help(app, grid) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        keys = {b.key: b.description for _, b, *_ in app.screen.active_bindings.values()}
-        assert keys["a"] == "Groups"
+        await pilot.press("question_mark")
+        await until(pilot, lambda: bool(app.screen.query("#help-0")))
+        shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "Seed groups on/off" in shown
 
 
 async def test_run_actions_ask_to_leave_group_mode(app, grid) -> None:

@@ -59,8 +59,9 @@ class HomeScreen(Screen[None]):
         Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
         Binding("w", "app.workers", "Workers", show=False),
         Binding("s", "cycle_sort", "Sort"),
-        Binding("a", "toggle_groups", "Groups", tooltip="Seed groups: one row per setting, "
-                "mean ± std over its seeds"),
+        # Seed groups. Out of the footer, which has no room left at 80 columns: help, the
+        # palette and the grouped list's status line name it.
+        Binding("a", "toggle_groups", "Seed groups on/off (mean ± std over seeds)", show=False),
         Binding("r", "reverse_sort", "Reverse sort", show=False),
         Binding("slash", "search", "Search", key_display="/", show=False),
         Binding("escape", "focus_table", "Back to the table", show=False),
@@ -299,10 +300,10 @@ class HomeScreen(Screen[None]):
         table = self.query_one(GroupTable)
         count = len(table.groups)
         parts = [f"{count:,} group{'' if count == 1 else 's'} of {runs_word(self.groups_total)}",
-                 f"mean ± sample std over seeds, by {self.sort}"]
+                 "mean ± sample std over seeds", "a: back to runs"]
         if table.marked:
             parts.append(f"{len(table.marked)} marked: {' '.join(table.marked)}")
-        parts.append("a: back to runs")
+        parts.append(f"sorted by {self.sort}")
         self.query_one("#home-status", Static).update(" · ".join(parts))
 
     # -- filters and sort -----------------------------------------------------
