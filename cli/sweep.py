@@ -151,7 +151,10 @@ def queue_spec(args: argparse.Namespace, spec: SweepSpec) -> int:
     if not args.no_worker:
         check_device(args.worker_device)  # refused before anything is queued
     with open_store(args) as store:
-        sweep_id, run_ids = queue_sweep(store, spec)
+        try:
+            sweep_id, run_ids = queue_sweep(store, spec)
+        except SweepSpecError as exc:  # a bad combination, refused before anything is written
+            raise CliError(str(exc)) from None
         url, store_id = store.url, store.store_id
     started = "" if args.no_worker else _ensure_worker(url, store_id, args.worker_device)
     if args.json:
@@ -201,8 +204,10 @@ def _act_on_sweep(args: argparse.Namespace) -> int:
         if args.action == "cancel":
             print(store.cancel_sweep(sweep_id))
             return 0
-        from worker.sweeps import summarize
+        from worker.sweeps import settle, summarize
 
+        store.get_sweep(sweep_id)  # a missing sweep is one line before any telling
+        settle(store, log=lambda _line: None)  # tell trials that ended since a worker last did
         summary = summarize(store, sweep_id)
     if args.json:
         print_json(_summary_json(summary))
@@ -258,7 +263,10 @@ def _runs_text(counts: dict[str, int]) -> str:
 
 
 def run_sweeps(args: argparse.Namespace) -> int:
+    from worker.sweeps import settle
+
     with open_store(args) as store:
+        settle(store, log=lambda _line: None)  # so a sweep whose runs all ended says so
         sweeps = store.list_sweeps()
     if args.json:
         print_json([dataclasses.asdict(s) for s in sweeps])

@@ -268,11 +268,12 @@ def _file_options(doc: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
                                  "run one sweep per preset")
         preset = params["preset"]["value"]
     tags = doc.get("tags") or ()
-    return {"method": {"bayes": "tpe"}.get(doc.get("method"), doc.get("method")),
-            "metric": metric.get("name"), "goal": goal, "trials": doc.get("run_cap"),
-            "prune": bool(doc.get("early_terminate")), "repeat": doc.get("repeat"),
-            "preset": preset, "name": doc.get("name"),
-            "tags": (tags,) if isinstance(tags, str) else tuple(map(str, tags))}
+    options = {"method": {"bayes": "tpe"}.get(doc.get("method"), doc.get("method")),
+               "metric": metric.get("name"), "goal": goal, "trials": doc.get("run_cap"),
+               "prune": bool(doc.get("early_terminate")), "repeat": doc.get("repeat"),
+               "preset": preset, "name": doc.get("name"),
+               "tags": (tags,) if isinstance(tags, str) else tuple(map(str, tags))}
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _text(spec: FieldSpec, value: Any) -> str:
