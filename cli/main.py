@@ -23,7 +23,7 @@ class CliParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import export, history, predict, report, settings, slurm, store, train, worker
+    from cli import export, history, predict, report, serve, settings, slurm, store, train, worker
 
     parser = CliParser(
         prog="cifar-tui",
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.register(sub)
     store.register(sub)
     settings.register(sub)
+    serve.register(sub)
     slurm.register(sub)
     predict.register(sub)
     report.register(sub)
