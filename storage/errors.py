@@ -57,3 +57,8 @@ class EditConflict(StoreError):
         self.run_id = run_id
         super().__init__(f"the note of run {run_id} was changed elsewhere since you opened it; "
                          "reload to see it, then edit again")
+
+
+class SweepNotFound(StoreError, LookupError):
+    def __init__(self, sweep_id: int):
+        super().__init__(f"no sweep {sweep_id}; `cifar-tui sweeps` lists them")

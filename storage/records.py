@@ -203,6 +203,7 @@ class SweepRecord:
     repeat: int  # runs per trial (seeds 0..repeat-1)
     prune: bool
     trials_asked: int
+    trials_told: int
     study_name: str
     created_at: datetime
     finished_at: datetime | None

@@ -23,6 +23,7 @@ from storage.leases import MAX_RETRIES, RunLeases, owner_of
 from storage.leases import one_line as _one_line
 from storage.records import ClaimedRun, Interruption
 from storage.samples import SystemSamples
+from storage.sweeps import SweepStore
 from storage.schema import EpochMetric, Run, RunAttempt, StepMetric, Tag
 
 STEP_FIELDS = ("epoch", "loss", "lr", "wall_time")
@@ -32,7 +33,7 @@ EPOCH_FIELDS = (
 )
 
 
-class RunStore(RunLeases, SystemSamples):
+class RunStore(RunLeases, SystemSamples, SweepStore):
     """The one repository API: open it with a URL or path (see ``StoreSession``), then
     queue, claim, record and browse runs. Every failure is a ``StoreError``."""
 
@@ -51,6 +52,7 @@ class RunStore(RunLeases, SystemSamples):
     def create_run(
         self, config: RunConfig, *, name: str | None = None, tags: Sequence[str] = (),
         claimed_by: str | None = None, max_retries: int = 0,
+        sweep_id: int | None = None, trial_number: int | None = None,
     ) -> int:
         """Enqueue a run (status queued); the name defaults to e.g. ``resnet9-0042``.
         With ``claimed_by`` (a foreground run) it starts as running, owned by that
@@ -67,8 +69,8 @@ class RunStore(RunLeases, SystemSamples):
         def work(s: Session) -> int:
             now = self._clock()
             run = Run(name=chosen or "?", status="queued", config=config.to_dict(),
-                      requested_device=config.device,
-                      created_at=now, queued_at=now, max_retries=max_retries, attempt=1,
+                      requested_device=config.device, sweep_id=sweep_id,
+                      trial_number=trial_number, created_at=now, queued_at=now, max_retries=max_retries, attempt=1,
                       **values)
             if claimed_by:
                 run.status, run.worker_id = "running", claimed_by

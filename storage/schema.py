@@ -192,6 +192,8 @@ class Sweep(Base):
     # Trials handed out so far; raised atomically, so workers on many hosts never ask
     # Optuna for more trials than the sweep has.
     trials_asked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Trials the study holds as ended (complete, pruned or failed): settled when equal.
+    trials_told: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     study_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

@@ -113,6 +113,18 @@ class StoreRecorder:
         except InvalidRunState:
             return None  # already ended some other way; that record stands
 
+    def prune(self) -> None:
+        """The sweep's pruner stopped the run: recorded as pruned, its metrics kept."""
+        if self.done:
+            return
+        self.flush()
+        self.done = True
+        try:
+            self.store.mark_pruned(self.run_id)
+        except InvalidRunState:
+            return  # already ended some other way; that record stands
+        self._announce("pruned")
+
     def abandon(self) -> None:
         """The run is no longer ours (its lease went elsewhere): write nothing more."""
         self._steps.clear()

@@ -23,13 +23,14 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from engine.config import RunConfig
-from engine.events import RunCancelled, RunFailed, RunFinished
+from engine.events import EpochMetrics, RunCancelled, RunFailed, RunFinished
 from engine.paths import host_name
 from worker.device_status import unserved_runs
 from worker.launcher import WorkerLock, make_worker_id
 from worker.slots import DeviceBoard, Slot, is_out_of_memory
 
 HEARTBEAT_SECONDS = 1.0
+STEER_SECONDS = 1.0  # how often this process settles and tops up sweeps, at most
 CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
 TERMINATE_GRACE_SECONDS = 2.0
 
@@ -127,6 +128,8 @@ class Worker:
         self.ctx = mp.get_context("spawn")
         self.board = DeviceBoard()
         self.locks: list[WorkerLock] = []
+        self.steer_lock = threading.Lock()
+        self.steered_at = float("-inf")
 
     # -- lifecycle ---------------------------------------------------------
     def run(self) -> int:
@@ -208,6 +211,23 @@ class Worker:
         for each in lost:
             self._log(each.message)
 
+    def steer_sweeps(self, force: bool = False) -> None:
+        """Tell Optuna how ended trials went, then ask new trials of tpe/random sweeps
+        with nothing queued, so a free slot finds one (see worker.sweeps). At most once
+        a second per process; a busy store or a bad sweep is logged, never fatal."""
+        with self.steer_lock:
+            now = time.monotonic()
+            if not force and now - self.steered_at < STEER_SECONDS:
+                return
+            self.steered_at = now
+            from worker.sweeps import settle, top_up
+
+            try:
+                settle(self.store, self._log)
+                top_up(self.store, self._log)
+            except Exception as exc:  # the sweep waits; the worker and its runs go on
+                self._log(f"could not steer sweeps: {type(exc).__name__}: {exc}")
+
     def unserved_words(self, device: str) -> str | None:
         """A line for the log when queued runs ask for a device this process does not
         serve (they wait for a worker there), else None."""
@@ -242,6 +262,9 @@ class RunSupervision:
         self.cancel_asked_at: float | None = None
         self.cancel_reason = "cancelled"  # or "interrupted" when the worker itself is stopping
         self.terminated_at: float | None = None
+        from worker.sweeps import PruneJudge
+
+        self.prune_judge = PruneJudge(self.store, run_id)
 
     @property
     def done(self) -> bool:
@@ -319,12 +342,27 @@ class RunSupervision:
             self.worker.requeue_alone(self.run_id, event.reason, event.traceback)
             return
         self.recorder.handle(event)
+        if isinstance(event, EpochMetrics) and self.should_prune(event):
+            self.worker._log(f"run {self.run_id}: pruned after epoch {event.epoch}")
+            self.request_stop("pruned")
         if isinstance(event, RunFinished):
             self.worker._log(f"run {self.run_id}: completed")
         elif isinstance(event, RunFailed):
             self.worker._log(f"run {self.run_id}: failed: {event.reason}")
 
+    def should_prune(self, event: EpochMetrics) -> bool:
+        if not self.prune_judge.active or self.cancel_asked_at is not None:
+            return False
+        try:
+            return self.prune_judge.epoch_ended(event)
+        except Exception as exc:  # the study is unreachable: train on, unjudged
+            self.worker._log(f"run {self.run_id}: could not report to its sweep: {exc}")
+            return False
+
     def finish_stopped(self) -> None:
+        if self.cancel_reason == "pruned":
+            self.recorder.prune()
+            return
         if self.cancel_reason == "interrupted":
             if os.environ.get("SLURM_JOB_ID"):
                 # Under Slurm a stopped worker is a preemption, time-out or requeue of

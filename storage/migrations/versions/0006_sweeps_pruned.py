@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 
 Adds the sweeps table (one row per sweep: its spec, method, metric and goal, and how
-many trials were asked), runs.sweep_id and runs.trial_number (the Optuna trial a run
+many trials were asked and told), runs.sweep_id and runs.trial_number (the Optuna trial a run
 trains; a trial's seeds share it), and allows status 'pruned'.
 
 SQLite cannot alter a CHECK constraint. Rebuilding the runs table would, with foreign
@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("repeat", sa.Integer(), nullable=False, server_default="1"),
         sa.Column("prune", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("trials_asked", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("trials_told", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("study_name", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
