@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="queue a sweep (grid, random or tpe); `sweep show ID`, `sweep cancel ID`",
         description="Queue a sweep over run fields: a list a,b,c or a range low:high[:log] "
                     "on any config flag, or a W&B-shaped --file. `sweep show ID` shows a "
-                    "sweep's trials best first; `sweep cancel ID` stops it.")
+                    "sweep's trials best first; `sweep cancel ID` stops it. --name names "
+                    "the sweep (its runs are named after it).")
     p.add_argument("action", nargs="?", metavar="show|cancel",
                    help="show or cancel a sweep instead of queueing one")
     p.add_argument("sweep_id", nargs="?", metavar="ID", help="the sweep to show or cancel")
@@ -96,6 +97,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 def sweep_of_queue(args: argparse.Namespace) -> SweepSpec | None:
     """`queue`'s flags as a grid sweep, or None when each is one value and --repeat is 1."""
+    from storage.leases import DEFAULT_RETRIES
+
     texts = config_texts(args)
     try:
         kinds = {name: parse_field_values(name, text)[0] for name, text in texts.items()}
@@ -106,6 +109,9 @@ def sweep_of_queue(args: argparse.Namespace) -> SweepSpec | None:
                            "`cifar-tui sweep --method random|tpe --trials N`")
         if "values" not in kinds.values() and args.repeat in (None, 1):
             return None
+        if args.retries != DEFAULT_RETRIES:
+            raise CliError(f"--retries is not passed on to a sweep's runs yet (each gets "
+                           f"{DEFAULT_RETRIES}); drop it, or queue the runs one by one")
         return spec_from_texts(texts, method="grid", repeat=args.repeat, preset=args.preset,
                                name=args.name, tags=tuple(args.tag) or None)
     except SweepSpecError as exc:

@@ -216,6 +216,37 @@ def test_sweep_show_lists_trials_best_first_and_calls_out_the_best(cli, db: str)
     assert shown["sweep"]["status"] == "completed"
 
 
+def test_sweep_show_gives_a_tpe_sweep_s_parameter_importances(cli, db: str) -> None:
+    from worker.sweeps import settle, top_up
+
+    assert cli("sweep", *SYN, "--max-lr", "1e-3:1e-1:log", "--optimizer", "adam,sgd",
+               "--method", "tpe", "--trials", "3")[0] == 0
+    store = RunStore(db)
+    try:
+        for _ in range(3):  # as a worker does: ask a trial, train its run, tell the study
+            [run_id] = top_up(store, log=lambda _line: None)
+            assert store.claim_next_run("test-worker").run_id == run_id
+            acc = 0.5 + store.get_run(run_id).config["max_lr"]
+            store.record_epoch(run_id, epoch(1, acc))
+            store.finish_run(run_id, finished(best=acc))
+            settle(store, log=lambda _line: None)
+    finally:
+        store.close()
+    code, out, _ = cli("sweep", "show", "1")
+    assert code == 0 and "tpe, max val_acc, completed" in out
+    [line] = [line for line in out.splitlines() if line.startswith("importance: ")]
+    assert {part.split()[0] for part in line.removeprefix("importance: ").split(", ")} == {
+        "max_lr", "optimizer"}
+    assert set(json.loads(cli("sweep", "show", "1", "--json")[1])["importances"]) == {
+        "max_lr", "optimizer"}
+
+
+def test_queue_refuses_retries_with_lists_rather_than_drop_them(cli, db: str) -> None:
+    one_line_refusal(cli("queue", *SYN, "--max-lr", "0.01,0.02", "--retries", "3"),
+                     "--retries is not passed on to a sweep's runs yet")
+    assert stored(db) == ([], [])
+
+
 def test_sweep_cancel_cancels_its_queued_runs_and_sweeps_lists_it(cli, db: str) -> None:
     assert cli("queue", *SYN, "--max-lr", "0.01,0.02", "--name", "to-stop")[0] == 0
     code, out, _ = cli("sweep", "cancel", "1")
