@@ -28,10 +28,18 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 @dataclass(frozen=True)
 class Curve:
-    """One line: xs against ys."""
+    """One line: xs against ys; a group's mean also has the band from ``low`` to ``high``."""
 
     xs: list[float]
     ys: list[float]
+    low: list[float] | None = None
+    high: list[float] | None = None
+
+    def scaled(self, factor: float) -> Curve:
+        def times(v: list[float] | None) -> list[float] | None:
+            return None if v is None else [y * factor for y in v]
+
+        return Curve(self.xs, [y * factor for y in self.ys], times(self.low), times(self.high))
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,17 @@ class ClassResults:
 
 def finite(curve: Curve) -> Curve:
     """The points that can be plotted (an exploded run logs inf or nan)."""
-    pairs = [(x, y) for x, y in zip(curve.xs, curve.ys, strict=True) if math.isfinite(y)]
-    return Curve([x for x, _ in pairs], [y for _, y in pairs])
+    low = curve.low or curve.ys
+    high = curve.high or curve.ys
+    keep = [i for i, y in enumerate(curve.ys)
+            if math.isfinite(y) and math.isfinite(low[i]) and math.isfinite(high[i])]
+
+    def pick(values: list[float]) -> list[float]:
+        return [values[i] for i in keep]
+
+    has_band = curve.low is not None and curve.high is not None
+    return Curve(pick(curve.xs), pick(curve.ys), pick(low) if has_band else None,
+                 pick(high) if has_band else None)
 
 
 def colour(i: int) -> str:
@@ -116,18 +133,23 @@ def _epoch_axis(ax: Axes, title: str, ylabel: str) -> None:
     ax.grid(True, alpha=0.3)
 
 
-def _plot(ax: Axes, curve: Curve, i: int, **style: object) -> None:
+def _plot(ax: Axes, curve: Curve, i: int, band: bool = True, **style: object) -> None:
     points = finite(curve)
     # A single point draws no line: a marker keeps it visible.
     marker = "o" if len(points.xs) <= 12 else None
     ax.plot(points.xs, points.ys, color=colour(i), marker=marker, markersize=4, **style)
+    if band and points.low is not None and points.high is not None:
+        ax.fill_between(points.xs, points.low, points.high, color=colour(i), alpha=0.15,
+                        linewidth=0)
 
 
 def draw_accuracy(ax: Axes, runs: Sequence[RunLines]) -> None:
     for i, run in enumerate(runs):
-        pct = Curve(run.val_acc.xs, [y * 100 for y in run.val_acc.ys])
-        _plot(ax, pct, i, label=run.label, linewidth=2)
-    _epoch_axis(ax, "Validation accuracy", "accuracy")
+        _plot(ax, run.val_acc.scaled(100), i, label=run.label, linewidth=2)
+    grouped = any(run.val_acc.low is not None for run in runs)
+    title = "Validation accuracy" + ("\n(g:N: mean over seeds, shaded min to max)"
+                                     if grouped else "")
+    _epoch_axis(ax, title, "accuracy")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.legend(loc="lower right", fontsize="small")
 
@@ -136,9 +158,11 @@ def draw_loss(ax: Axes, runs: Sequence[RunLines]) -> None:
     """Train dashed, val solid, one colour per run (the legend of the accuracy panel)."""
     values: list[float] = []
     for i, run in enumerate(runs):
-        _plot(ax, run.train_loss, i, linestyle="--", linewidth=1.5, alpha=0.8)
+        # A group's band on val only: two overlapping bands would hide each other.
+        _plot(ax, run.train_loss, i, band=False, linestyle="--", linewidth=1.5, alpha=0.8)
         _plot(ax, run.val_loss, i, linestyle="-", linewidth=2)
-        values += finite(run.train_loss).ys + finite(run.val_loss).ys
+        for curve in (finite(run.train_loss), finite(run.val_loss)):
+            values += curve.ys + (curve.low or []) + (curve.high or [])
     positive = [v for v in values if v > 0]
     if positive and max(positive) / min(positive) > LOG_SPAN:
         ax.set_yscale("log")
@@ -153,7 +177,8 @@ def draw_lr(ax: Axes, runs: Sequence[RunLines]) -> None:
     for i, run in enumerate(runs):
         points = finite(run.lr)
         if points.xs:
-            ax.plot(points.xs, points.ys, color=colour(i), linewidth=1.5)
+            # Runs often share a schedule: each later line thinner, so none hides another.
+            ax.plot(points.xs, points.ys, color=colour(i), linewidth=1.2 + (len(runs) - 1 - i))
             drawn = True
     ax.set_title("Learning rate")
     ax.set_xlabel("batch (step)")

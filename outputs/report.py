@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from outputs.figures import ClassResults, RunLines
+    from storage.groups import Column, Stat
     from storage.runs import RunStore
 
 FORMATS = ("png", "svg", "pdf", "html")
@@ -33,26 +34,39 @@ class ReportError(Exception):
 
 
 @dataclass(frozen=True)
-class ReportRun:
-    detail: RunDetail
+class ReportEntry:
+    """One line on the plots: a run, or a seed group (``g:N``) drawn as its mean with a
+    min-max band. ``steps`` are its first run's (a group's runs share the lr schedule)."""
+
+    label: str
+    runs: list[RunDetail]  # a group's runs with epochs, oldest first; one for a run
     steps: list[StepRow]
+    stats: dict[str, Stat]  # storage.groups.STAT_FIELDS -> mean and std over the runs
+    is_group: bool
 
     @property
-    def label(self) -> str:
-        return f"#{self.detail.id} {self.detail.name}"
+    def first(self) -> RunDetail:
+        return self.runs[0]
 
 
 @dataclass(frozen=True)
 class ReportData:
     """Everything a report shows, read from the store in one go."""
 
-    runs: list[ReportRun]
-    config_diff: dict[str, list[Any]]  # config key -> each run's value, keys that differ
+    entries: list[ReportEntry]
+    config_diff: dict[str, list[Any]]  # setting -> each entry's value, settings that differ
     made_at: datetime
 
     @property
     def title(self) -> str:
-        return "cifar-tui report: " + ", ".join(r.label for r in self.runs)
+        return "cifar-tui report: " + ", ".join(e.label for e in self.entries)
+
+    @property
+    def single_run(self) -> RunDetail | None:
+        """The run when the report is on exactly one run (it gets the class figures)."""
+        if len(self.entries) == 1 and not self.entries[0].is_group:
+            return self.entries[0].first
+        return None
 
 
 # -- checking the request -------------------------------------------------------------
@@ -92,37 +106,62 @@ def matplotlib_or_error() -> None:
 
 
 def load_report(store: RunStore, refs: Sequence[str | int]) -> ReportData:
-    """The runs named by ``refs`` (ids, ``#id``s or names), each with epochs and steps."""
+    """The runs named by ``refs`` (ids, ``#id``s or names) and the seed groups named by
+    ``g:REF`` (storage/groups.py's ``compare`` operands), each with epochs and steps."""
+    from storage.groups import load_columns
+
     if not refs:
         raise ReportError("a report needs at least one run, e.g. `cifar-tui report 3 7`")
-    ids = list(dict.fromkeys(store.resolve_run(ref) for ref in refs))
-    comparison = store.compare(ids)
-    for run in comparison.runs:
-        if not run.epoch_rows:
-            raise ReportError(f"run {run.id} ({run.name}) has no epochs yet ({run.status}); "
-                              "report it after its first epoch, or leave it out")
-    runs = [ReportRun(r, store.get_steps(r.id)) for r in comparison.runs]
-    diff = {k: v for k, v in comparison.config_diff.items() if k != "name"}
-    return ReportData(runs, diff, datetime.now(timezone.utc))
+    columns = load_columns(store, [str(ref) for ref in refs])
+    entries = [_entry(store, c.label, c.runs, c.stats) for c in columns]
+    return ReportData(entries, settings_diff(columns), datetime.now(timezone.utc))
 
 
-def run_lines(run: ReportRun) -> RunLines:
+def settings_diff(columns: Sequence[Column]) -> dict[str, list[Any]]:
+    from storage.groups import settings_diff as diff
+
+    return diff(columns)
+
+
+def _entry(store: RunStore, label: str, runs: list[RunDetail],
+           stats: dict[str, Stat]) -> ReportEntry:
+    is_group = label.startswith("g:")
+    trained = [r for r in runs if r.epoch_rows]
+    if not trained:
+        what = (f"no run of group {label} ({len(runs)} runs)" if is_group
+                else f"run {runs[0].id} ({runs[0].name}, {runs[0].status})")
+        raise ReportError(f"{what} has no epochs yet; report it after its first epoch, "
+                          "or leave it out")
+    if is_group:
+        label = f"{label} ({runs[0].model}, n={len(trained)})"
+    else:
+        label = f"#{runs[0].id} {runs[0].name}"
+    return ReportEntry(label, trained, store.get_steps(trained[0].id), stats, is_group)
+
+
+def run_lines(entry: ReportEntry) -> RunLines:
+    """The entry's curves: one run's values, or a group's per-epoch mean and min-max."""
     from outputs.figures import Curve, RunLines
+    from storage.groups import band
 
-    def epochs(attr: str) -> Curve:
-        rows = [(e.epoch, getattr(e, attr)) for e in run.detail.epoch_rows]
-        kept = [(x, y) for x, y in rows if y is not None]
-        return Curve([float(x) for x, _ in kept], [float(y) for _, y in kept])
+    def epochs(metric: str) -> Curve:
+        points = band((r.epoch_rows for r in entry.runs), metric)
+        xs = [float(p.epoch) for p in points]
+        if not entry.is_group:
+            return Curve(xs, [p.mean for p in points])
+        return Curve(xs, [p.mean for p in points], [p.low for p in points],
+                     [p.high for p in points])
 
-    lr = Curve([float(s.step) for s in run.steps], [s.lr for s in run.steps])
-    return RunLines(run.label, epochs("val_acc"), epochs("train_loss"), epochs("val_loss"), lr)
+    lr = Curve([float(s.step) for s in entry.steps], [s.lr for s in entry.steps])
+    return RunLines(entry.label, epochs("val_acc"), epochs("train_loss"), epochs("val_loss"),
+                    lr)
 
 
-def class_results(run: ReportRun) -> ClassResults:
+def class_results(d: RunDetail) -> ClassResults:
     from outputs.figures import ClassResults
 
-    d = run.detail
-    return ClassResults(run.label, list(d.class_names or []), d.per_class_acc, d.confusion)
+    label = f"#{d.id} {d.name}"
+    return ClassResults(label, list(d.class_names or []), d.per_class_acc, d.confusion)
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -132,8 +171,9 @@ def image_figure(data: ReportData) -> Figure:
     """The one figure a PNG, SVG or PDF holds: the curves, plus the classes for one run."""
     from outputs.figures import report_figure
 
-    classes = class_results(data.runs[0]) if len(data.runs) == 1 else None
-    return report_figure([run_lines(r) for r in data.runs], classes)
+    run = data.single_run
+    classes = class_results(run) if run is not None else None
+    return report_figure([run_lines(e) for e in data.entries], classes)
 
 
 def write_report(store: RunStore, refs: Sequence[str | int], output: str | Path) -> Path:

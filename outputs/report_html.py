@@ -17,7 +17,8 @@ from engine import formatting as fmt
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from outputs.report import ReportData
+    from outputs.report import ReportData, ReportEntry
+    from storage.records import RunDetail
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2em auto;
@@ -70,23 +71,49 @@ def _td(text: str, numeric: bool) -> str:
 def results_table(data: ReportData) -> str:
     head = "".join(f"<th>{escape(title)}</th>" for title, _ in RESULT_COLUMNS)
     rows = []
-    for run in data.runs:
-        d = run.detail
-        cells = []
-        for _, key in RESULT_COLUMNS:
-            value: Any = getattr(d, key)
-            if key == "epochs":
-                value = f"{d.current_epoch or 0}/{d.epochs}"
-            cells.append(_td(cell(value, key), isinstance(value, (int, float))))
-        rows.append(f"<tr><th>{escape(run.label)}</th>{''.join(cells)}</tr>")
-    return f"<table><tr><th>run</th>{head}</tr>{''.join(rows)}</table>"
+    for entry in data.entries:
+        cells = [group_cell(entry, key) if entry.is_group else run_cell(entry.first, key)
+                 for _, key in RESULT_COLUMNS]
+        runs = " ".join(f"#{r.id}" for r in entry.runs) if entry.is_group else ""
+        label = escape(entry.label) + (f'<br><span class="made">{runs}</span>' if runs else "")
+        rows.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
+    note = ("<p class=\"made\">Groups (g:N): mean ± sample std over the runs with a value."
+            "</p>" if any(e.is_group for e in data.entries) else "")
+    return f"<table><tr><th>run</th>{head}</tr>{''.join(rows)}</table>{note}"
+
+
+def run_cell(d: RunDetail, key: str) -> str:
+    value: Any = getattr(d, key)
+    if key == "epochs":
+        value = f"{d.current_epoch or 0}/{d.epochs}"
+    return _td(cell(value, key), isinstance(value, (int, float)))
+
+
+def group_cell(entry: ReportEntry, key: str) -> str:
+    """A group's mean ± std for the numbers, its distinct values for the rest."""
+    from storage.groups import stat, stat_text
+
+    values = [getattr(r, key) for r in entry.runs]
+    if key in ("best_val_acc", "final_val_acc", "test_acc"):
+        acc = stat(values)
+        return _td(escape(stat_text(acc) + ("%" if acc.mean is not None else "")), True)
+    if key == "duration_s":
+        return _td(escape(fmt.duration(stat(values).mean)), True)
+    if key in ("test_loss", "images_per_s"):
+        s = stat(values)
+        return _td(escape(stat_text(s, percent=False, digits=3 if key == "test_loss" else 0)),
+                   True)
+    if key == "epochs":
+        values = [f"{r.current_epoch or 0}/{r.epochs}" for r in entry.runs]
+    shown = ", ".join(cell(v, key) for v in dict.fromkeys(values))
+    return _td(shown, isinstance(values[0], (int, float)) and len(set(values)) == 1)
 
 
 def config_table(data: ReportData) -> tuple[str, str]:
     """(heading, table): the settings that differ; every setting when there is one run."""
-    runs = data.runs
-    if len(runs) == 1:
-        config = runs[0].detail.config
+    entries = data.entries
+    if data.single_run is not None:
+        config = data.single_run.config
         keys = [k for k in config if k != "name"]
         heading = "Config"
         values = {k: [config.get(k)] for k in keys}
@@ -95,13 +122,19 @@ def config_table(data: ReportData) -> tuple[str, str]:
         heading = f"Settings that differ ({len(keys)})"
         values = data.config_diff
         if not keys:
-            return heading, "<p>None: the runs share every setting.</p>"
-    head = "".join(f"<th>{escape(r.label)}</th>" for r in runs)
+            return heading, "<p>None: they share every setting.</p>"
+    head = "".join(f"<th>{escape(e.label)}</th>" for e in entries)
     rows = "".join(
         f"<tr><th>{escape(k)}</th>"
-        + "".join(_td(cell(v), isinstance(v, (int, float))) for v in values[k]) + "</tr>"
+        + "".join(_td(_setting(v), isinstance(v, (int, float))) for v in values[k]) + "</tr>"
         for k in keys)
     return heading, f"<table><tr><th>setting</th>{head}</tr>{rows}</table>"
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, list):  # a group's seeds
+        return escape(", ".join(fmt.setting(v) for v in value))
+    return escape(fmt.setting(value))
 
 
 def figure_block(title: str, fig: Figure, alt: str) -> str:
@@ -113,22 +146,24 @@ def render_html(data: ReportData) -> str:
     from outputs.figures import classes_figure, curves_figure
     from outputs.report import class_results, run_lines
 
-    names = ", ".join(r.label for r in data.runs)
-    curves = curves_figure([run_lines(r) for r in data.runs])
+    names = ", ".join(e.label for e in data.entries)
+    curves = curves_figure([run_lines(e) for e in data.entries])
     blocks = [figure_block("Accuracy, loss and learning rate", curves,
                            f"validation accuracy, loss and learning rate of {names}")]
-    for run in data.runs if len(data.runs) <= 4 else []:  # past four it is a long page
-        if run.detail.confusion or run.detail.per_class_acc:
-            blocks.append(figure_block(f"Test results by class: {run.label}",
+    singles = [e.first for e in data.entries if not e.is_group]
+    for run in singles if len(singles) <= 4 else []:  # past four it is a long page
+        if run.confusion or run.per_class_acc:
+            blocks.append(figure_block(f"Test results by class: #{run.id} {run.name}",
                                        classes_figure(class_results(run)),
-                                       f"confusion matrix and per-class accuracy of {run.label}"))
+                                       f"confusion matrix and per-class accuracy of #{run.id}"))
     heading, configs = config_table(data)
     made = data.made_at.strftime("%Y-%m-%d %H:%M UTC")
+    count = sum(len(e.runs) for e in data.entries)
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>{escape(data.title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
         f"<h1>{escape(data.title)}</h1>",
-        f'<p class="made">Made by cifar-tui on {made} from {len(data.runs)} run(s).</p>',
+        f'<p class="made">Made by cifar-tui on {made} from {count} run(s).</p>',
         "<h2>Results</h2>", results_table(data),
         f"<h2>{escape(heading)}</h2>", configs,
         *blocks, "</body>", "</html>", "",
