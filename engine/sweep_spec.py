@@ -325,14 +325,14 @@ def build_spec(entries: dict[str, Entry], options: dict[str, Any]) -> SweepSpec:
     repeat = _count("--repeat", options.get("repeat", 1), MAX_REPEAT)
     prune = bool(options.get("prune"))
     preset = options.get("preset", "seed")
-    if validate_field("preset", preset) and preset is not None:
-        raise SweepSpecError(validate_field("preset", preset) or "")
+    if preset is not None and (problem := validate_field("preset", preset)):
+        raise SweepSpecError(problem)
     ordered = {name: entries[name] for name in FIELDS if name in entries}
     fixed = {k: v for k, (kind, v) in ordered.items() if kind == "value"}
     values = {k: v for k, (kind, v) in ordered.items() if kind == "values"}
     ranges = {k: v for k, (kind, v) in ordered.items() if kind == "range"}
     trials = _trials(method, options.get("trials"), values, ranges)
-    _check_combination(method, metric, prune, repeat, ordered, fixed, values, ranges)
+    _check_combination(metric, prune, repeat, ordered, fixed, values)
     tags = tuple(options.get("tags") or ())
     spec = SweepSpec(method=method, metric=metric, goal=goal, trials=trials, prune=prune,
                      repeat=repeat, preset=preset, fixed=fixed, values=values, ranges=ranges,
@@ -377,9 +377,8 @@ def _trials(method: str, trials: Any, values: dict, ranges: dict) -> int | None:
     return _count("--trials", trials, MAX_TRIALS)
 
 
-def _check_combination(method: str, metric: str, prune: bool, repeat: int,
-                       entries: dict[str, Entry], fixed: dict, values: dict,
-                       ranges: dict) -> None:
+def _check_combination(metric: str, prune: bool, repeat: int, entries: dict[str, Entry],
+                       fixed: dict, values: dict) -> None:
     if prune and repeat > 1:
         raise SweepSpecError("--prune judges one run per trial, so it cannot go with "
                              "--repeat; drop --prune or --repeat")

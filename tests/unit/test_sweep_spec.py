@@ -66,13 +66,14 @@ def test_ranges_are_uniform_log_or_whole_numbers_by_field() -> None:
     ({"epochs": "3"}, {"method": "random", "trials": 3}, "has nothing to search"),
     ({"val_fraction": "0"}, {}, "--metric val_acc needs a validation split"),
     ({"max_lr": "0.1"}, {"prune": True, "metric": "test_acc"}, "test_acc comes only at the end"),
+    ({"max_lr": "0.1"}, {"preset": "huge"}, "unknown preset 'huge'; --preset must be one of"),
     ({"max_lr": ",".join(map(str, range(1, 101))), "epochs": ",".join(map(str, range(1, 102)))},
      {}, "the grid has 10100 points"),
 ], ids=["reversed", "range-on-choice", "log-low-0", "method", "zero-trials", "no-trials",
         "range-in-grid", "grid-trials", "prune-repeat", "repeat-seed-list", "out-of-bounds",
         "range-out-of-bounds", "int-range-float", "duplicate", "empty-item", "empty-range",
         "bad-scale", "unknown-field", "nothing-to-search", "no-val-split", "prune-test-acc",
-        "huge-grid"])
+        "preset", "huge-grid"])
 def test_a_bad_spec_is_one_line_naming_the_fix(texts, options, words) -> None:
     assert words in refused(texts, **options)
 
