@@ -20,6 +20,7 @@ from storage.records import Comparison
 from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
+from tui.screens.run_keys import write_report
 from tui.widgets.chart_options import ChartView, run_colour, run_rich_colour
 from tui.widgets.chart_pins import load_pins, save_pins, toggled
 from tui.widgets.chart_series import (
@@ -101,6 +102,8 @@ class CompareScreen(Screen[None]):
         Binding("t", "next_x_axis", "X axis"),
         Binding("z", "next_zoom", "Zoom last N", show=False),
         Binding("p", "toggle_pins", "Pin", tooltip="Pin these runs behind live charts"),
+        Binding("o", "write_report", "Write an HTML report (plots, results, settings)",
+                show=False),
     ]
 
     @dataclass
@@ -281,6 +284,9 @@ class CompareScreen(Screen[None]):
     def action_next_zoom(self) -> None:
         self.view = self.view.next_zoom()
         self.fill_charts()
+
+    def action_write_report(self) -> None:
+        write_report(self, self.run_ids)
 
     def action_toggle_pins(self) -> None:
         """Pin the compared runs (or unpin them when all are pinned already)."""

@@ -28,7 +28,7 @@ from tui.messages import (
     OpenRequested,
     RunChanged,
 )
-from tui.screens.run_keys import RunControlScreen
+from tui.screens.run_keys import RunControlScreen, write_report
 from tui.screens.system import run_system_table
 from tui.widgets.confusion_grid import ConfusionGrid
 from tui.widgets.keys_footer import KeysFooter
@@ -138,6 +138,8 @@ class RunDetailScreen(RunControlScreen):
         Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
         Binding("w", "app.workers", "Workers", show=False),
         Binding("L", "run_log", "Run log (train.log, following)", show=False),
+        Binding("o", "write_report", "Write an HTML report (plots, results, config)",
+                show=False),
         Binding("e", "edit_notes", "Notes"),
         Binding("t", "edit_tags", "Tags"),
     ]
@@ -346,3 +348,6 @@ class RunDetailScreen(RunControlScreen):
 
     def action_live(self) -> None:
         self.post_message(OpenRequested(self.run_id, "live"))
+
+    def action_write_report(self) -> None:
+        write_report(self, [self.run_id])

@@ -1,4 +1,5 @@
-"""The run-control keys the live and detail screens share: cancel, resume, delete, log.
+"""The run-control keys the live and detail screens share: cancel, resume, delete, log;
+and o (write a report), which the detail and compare screens share.
 
 Each posts the request the app decides on (tui/control.py asks, or refuses, before
 anything happens), so both screens behave alike by construction.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
+from tui.context import context_of
+from tui.jobs import job
 from tui.messages import CancelRequested, DeleteRequested, ResumeRequested
 from tui.screens.run_log import RunLogScreen
 
@@ -28,3 +31,25 @@ class RunControlScreen(Screen[None]):
 
     def action_run_log(self) -> None:
         self.app.push_screen(RunLogScreen(self.run_id))
+
+
+def write_report(screen: Screen, run_ids: list[int]) -> None:
+    """o on the detail and compare screens: the runs' HTML report (outputs/report.py), in
+    the run's folder (one run) or the store's reports folder, written in a thread (drawing
+    takes a second or two) and told with its full path."""
+    screen.notify("Writing the report…", timeout=3)
+    _write_report(screen, list(run_ids))
+
+
+@job("report")
+def _write_report(screen: Screen, run_ids: list[int]) -> None:
+    from outputs.report import ReportError, save_report_for  # matplotlib only from here
+
+    try:
+        path = save_report_for(context_of(screen).store, run_ids)
+    except ReportError as exc:  # no epochs yet, matplotlib missing: the fix, not a bug
+        screen.app.call_from_thread(screen.notify, str(exc), title="No report",
+                                    severity="warning", timeout=10, markup=False)
+        return
+    screen.app.call_from_thread(screen.notify, f"Report written to {path}", title="Report",
+                                timeout=15, markup=False)
