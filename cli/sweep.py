@@ -92,6 +92,9 @@ def run_sweep(args: argparse.Namespace) -> int:
             spec = spec_from_texts(texts, **options)
     except SweepSpecError as exc:
         raise CliError(str(exc)) from None
+    if spec.run_count() == 1:
+        raise CliError("this sweep is one run: give a list (--max-lr 0.005,0.01), a range "
+                       "with --method random|tpe, or --repeat K; or `cifar-tui queue` one run")
     return queue_spec(args, spec)
 
 
@@ -198,6 +201,12 @@ def _act_on_sweep(args: argparse.Namespace) -> int:
     if args.action not in ACTIONS:
         raise CliError(f"unknown sweep action {args.action!r}; use `cifar-tui sweep show ID`, "
                        "`cifar-tui sweep cancel ID`, or flags to queue a sweep")
+    given = [flag for flag, value in (("--file", args.file), ("--method", args.method),
+                                      ("--trials", args.trials), ("--repeat", args.repeat))
+             if value is not None] + ["--" + k.replace("_", "-") for k in config_texts(args)]
+    if given:
+        raise CliError(f"sweep {args.action} takes a sweep id only, not {given[0]}; "
+                       "to queue a sweep leave out show/cancel")
     if args.sweep_id is None:
         raise CliError(f"sweep {args.action} needs a sweep id, e.g. `cifar-tui sweep "
                        f"{args.action} 3` (`cifar-tui sweeps` lists them)")

@@ -261,10 +261,12 @@ def test_sweep_cancel_cancels_its_queued_runs_and_sweeps_lists_it(cli, db: str) 
 
 
 @pytest.mark.parametrize(("argv", "words"), [
-    (["sweep", "show", "7"], "7"),
+    (["sweep", "show", "7"], "no sweep 7"),
     (["sweep", "show"], "sweep show needs a sweep id"),
     (["sweep", "cancel", "x"], "a sweep id is a number"),
     (["sweep", "stop", "1"], "unknown sweep action 'stop'"),
-], ids=["missing", "no-id", "not-a-number", "unknown-action"])
+    (["sweep", "show", "1", "--max-lr", "0.1,0.2"], "takes a sweep id only, not --max-lr"),
+    (["sweep", "--dataset", "synthetic", "--max-lr", "0.1"], "this sweep is one run"),
+], ids=["missing", "no-id", "not-a-number", "unknown-action", "show-with-flags", "one-run"])
 def test_show_and_cancel_refuse_a_bad_id_in_one_line(cli, argv: list[str], words: str) -> None:
     one_line_refusal(cli(*argv), words)
