@@ -92,7 +92,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             spec = spec_from_texts(texts, **options)
     except SweepSpecError as exc:
         raise CliError(str(exc)) from None
-    if spec.run_count() == 1:
+    if spec.method == "grid" and spec.run_count() == 1:
         raise CliError("this sweep is one run: give a list (--max-lr 0.005,0.01), a range "
                        "with --method random|tpe, or --repeat K; or `cifar-tui queue` one run")
     return queue_spec(args, spec)
