@@ -17,7 +17,7 @@ from storage.db import BUSY_TIMEOUT_MS, driver_url
 # A pruned trial needs finished peers to be judged against, and never in its first epoch.
 PRUNE_STARTUP_TRIALS = 2
 PRUNE_WARMUP_EPOCHS = 2  # epochs count from 1: judged from the second on
-_STORAGES: dict[str, Any] = {}
+_STORAGES: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -28,16 +28,18 @@ def _optuna() -> Any:
     return optuna
 
 
-def storage_for(url: str) -> Any:
-    """One RDBStorage per store URL in this process (each opens its own engine)."""
+def storage_for(url: str, store_id: str = "") -> Any:
+    """One RDBStorage per store in this process (each opens its own engine). Keyed by the
+    store's identity too: a store made anew at the same URL gets a fresh one."""
     optuna = _optuna()
     with _LOCK:
-        if url not in _STORAGES:
+        if (url, store_id) not in _STORAGES:
             kwargs: dict[str, Any] = {"pool_pre_ping": True}
             if url.startswith("sqlite"):
                 kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
-            _STORAGES[url] = optuna.storages.RDBStorage(driver_url(url), engine_kwargs=kwargs)
-        return _STORAGES[url]
+            _STORAGES[url, store_id] = optuna.storages.RDBStorage(driver_url(url),
+                                                                 engine_kwargs=kwargs)
+        return _STORAGES[url, store_id]
 
 
 def sampler_for(method: str, seed: int | None = None) -> Any:
@@ -55,15 +57,15 @@ def pruner_for(prune: bool) -> Any:
                                 n_warmup_steps=PRUNE_WARMUP_EPOCHS)
 
 
-def open_study(url: str, name: str, *, goal: str, method: str, prune: bool,
+def open_study(url: str, store_id: str, name: str, *, goal: str, method: str, prune: bool,
                create: bool = False) -> Any:
     optuna = _optuna()
     direction = "maximize" if goal == "max" else "minimize"
     sampler, pruner = sampler_for(method), pruner_for(prune)
     if create:
-        return optuna.create_study(storage=storage_for(url), study_name=name,
+        return optuna.create_study(storage=storage_for(url, store_id), study_name=name,
                                    direction=direction, sampler=sampler, pruner=pruner)
-    return optuna.load_study(storage=storage_for(url), study_name=name, sampler=sampler,
+    return optuna.load_study(storage=storage_for(url, store_id), study_name=name, sampler=sampler,
                              pruner=pruner)
 
 
@@ -100,10 +102,10 @@ def tell(study: Any, number: int, state: str, value: float | None = None) -> Non
                skip_if_finished=True)
 
 
-def report(url: str, study: Any, number: int, value: float, epoch: int) -> bool:
+def report(study: Any, number: int, value: float, epoch: int) -> bool:
     """Report an epoch's value for a running trial; True when the pruner stops it."""
     optuna = _optuna()
-    storage = storage_for(url)
+    storage = study._storage  # the study's own; optuna.trial.Trial wants the study anyway
     study_id = storage.get_study_id_from_name(study.study_name)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
     trial = optuna.trial.Trial(study, trial_id)

@@ -18,6 +18,7 @@ STATUS_COLOURS = {
     "failed": "bold red",
     "cancelled": "bright_black",
     "interrupted": "dark_orange",
+    "pruned": "magenta",  # a sweep's pruner stopped it early
 }
 ACTIVE = ("queued", "running")
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from storage.runs import RunStore
 
 ENDED_BADLY = ("failed", "cancelled", "interrupted")
-_STUDIES: dict[tuple[str, str], Any] = {}
+_STUDIES: dict[tuple[str, str, str], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -51,10 +51,11 @@ class SweepSummary:
 def study_of(store: RunStore, record: SweepRecord, create: bool = False) -> Any:
     from storage.studies import open_study
 
-    key = (store.url, record.study_name)
+    key = (store.url, store.store_id, record.study_name)
     with _LOCK:
         if create or key not in _STUDIES:
-            _STUDIES[key] = open_study(store.url, record.study_name, goal=record.goal,
+            _STUDIES[key] = open_study(store.url, store.store_id, record.study_name,
+                                       goal=record.goal,
                                        method=record.method, prune=record.prune, create=create)
         return _STUDIES[key]
 
@@ -200,8 +201,8 @@ class PruneJudge:
         value = metrics.val_loss if self.record.metric == "val_loss" else metrics.val_acc
         if value is None:
             return False
-        return report(self.store.url, study_of(self.store, self.record), self.number,
-                      float(value), metrics.epoch)
+        return report(study_of(self.store, self.record), self.number, float(value),
+                      metrics.epoch)
 
 
 # -- reading a sweep ------------------------------------------------------------------

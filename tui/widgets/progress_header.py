@@ -14,7 +14,7 @@ from textual.widgets import ProgressBar, Static
 from storage.records import RunDetail
 from tui import format as fmt
 
-ENDED_WORDS = ("failed", "cancelled", "interrupted")
+ENDED_WORDS = ("failed", "cancelled", "interrupted", "pruned")
 
 
 def next_point(step: int, log_every: int, steps_per_epoch: int | None,
