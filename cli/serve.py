@@ -10,6 +10,7 @@ line. textual-serve has no login, so it binds to localhost unless told otherwise
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import getpass
 import os
@@ -21,7 +22,6 @@ from typing import Any
 from cli.arg_types import int_between
 from cli.common import CliError, db_parent, open_store
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 NO_AUTH_FLAG = "--i-know-there-is-no-auth"
 EXTRA_MISSING = ("`cifar-tui serve` needs textual-serve, which is not installed; "
                  "install the serve extra: pip install 'cifar-tui[serve]'")
@@ -75,8 +75,27 @@ def load_server_class() -> type:
         raise CliError(EXTRA_MISSING) from None
 
     class CifarServer(Server):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.sessions: set[asyncio.Task] = set()
+
         async def on_startup(self, app: Any) -> None:
             self.console.print("[cyan]Press Ctrl+C to stop serving.")
+
+        async def handle_websocket(self, request: Any) -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            self.sessions.add(task)
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self.sessions.discard(task)
+
+        async def on_shutdown(self, app: Any) -> None:
+            # Ctrl+C with a tab open: aiohttp would wait 60 s for each session's websocket.
+            # Cancelled, a session tells its TUI to quit and waits for it to exit.
+            for task in list(self.sessions):
+                task.cancel()
 
         async def handle_index(self, request: Any) -> Any:
             self.public_url = f"{request.scheme}://{request.host}"
@@ -85,8 +104,18 @@ def load_server_class() -> type:
     return CifarServer
 
 
+def is_loopback(host: str) -> bool:
+    """localhost, 127.x.x.x or ::1: only this machine can connect."""
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost
+        return False
+
+
 def check_host(host: str, no_auth_ok: bool) -> None:
-    if host not in LOOPBACK and not no_auth_ok:
+    if not is_loopback(host) and not no_auth_ok:
         raise CliError(f"--host {host} would let anyone who reaches this machine use the TUI, "
                        f"and textual-serve has no login; keep the default 127.0.0.1 and use "
                        f"the ssh tunnel it prints, or add {NO_AUTH_FLAG}")
@@ -139,7 +168,7 @@ def this_host() -> str:
     """This machine's name as a laptop would type it: the full name where DNS knows one,
     else the host name; a placeholder where both only say "localhost"."""
     for name in (socket.getfqdn(), socket.gethostname()):
-        if name and "localhost" not in name and name not in LOOPBACK:
+        if name and "localhost" not in name and not is_loopback(name):
             return name
     return "<this-host>"
 
@@ -152,10 +181,11 @@ def current_user() -> str | None:
 
 
 def startup_lines(host: str, port: int, store_label: str) -> list[str]:
-    shown = f"[{host}]" if ":" in host else host
+    shown = this_host() if host in ("0.0.0.0", "::", "") else host  # every address
+    shown = f"[{shown}]" if ":" in shown else shown
     lines = [f"serving the TUI on http://{shown}:{port} for the store {store_label}; "
              "each browser tab gets its own session (no login)"]
-    if host in LOOPBACK:
+    if is_loopback(host):
         lines += ["from another machine, open a tunnel and browse to "
                   f"http://localhost:{port}:", f"  {ssh_hint(port)}"]
     else:

@@ -24,7 +24,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +86,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(what: str, check: Any, deadline: float, proc: subprocess.Popen,
+def wait_until(what: str, check: Any, deadline: float, proc: subprocess.Popen | None,
                log: Path) -> Any:
     """Poll ``check`` until it returns something truthy; fail (naming the log) if the
-    process died or the deadline passed."""
+    process (when given) died or the deadline passed."""
     while time.monotonic() < deadline:
         if value := check():
             return value
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             raise AssertionError(f"exited {proc.returncode} before {what}:\n{log.read_text()}")
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}:\n{log.read_text()[-3000:]}")
@@ -104,6 +105,32 @@ def page_served(port: int) -> bool:
             return reply.status == 200
     except OSError:
         return False
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` (textual-serve's shell and the TUI it runs per tab)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat:
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -123,7 +150,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def served_store(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+def served_store(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen]]:
     """A store with one named run, served by `cifar-tui serve` on a free port."""
     db = tmp_path / "runs.db"
     store = RunStore(db)
@@ -137,7 +164,7 @@ def served_store(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     try:
         wait_until("the page is served", lambda: page_served(port),
                    time.monotonic() + 20, proc, log)
-        yield port, log
+        yield port, log, proc
     finally:
         stop(proc)
 
@@ -208,10 +235,9 @@ class DevTools:
         raise AssertionError(f"{what} never showed in {DEADLINE_S} s; the terminal held:\n{text}")
 
 
-async def look_at_page(devtools_port: int, url: str, shot: Path) -> dict[str, str]:
-    """Open ``url``; wait (polling, with a deadline) until the terminal shows RUN_NAME and
-    save a screenshot to ``shot``; then focus the page and press ``?``, as a person
-    would. Returns the terminal's text at each step."""
+@asynccontextmanager
+async def page_tools(devtools_port: int) -> AsyncIterator[DevTools]:
+    """DevTools on Chromium's page, set up to catch the terminal of the next page loaded."""
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{devtools_port}/json/list") as reply:
             pages = [t for t in await reply.json() if t["type"] == "page"]
@@ -221,23 +247,38 @@ async def look_at_page(devtools_port: int, url: str, shot: Path) -> dict[str, st
             await tools.call("Page.addScriptToEvaluateOnNewDocument", source=CATCH_TERMINAL)
             # A headless page never has focus, and a TUI told it is blurred hides its keys.
             await tools.call("Emulation.setFocusEmulationEnabled", enabled=True)
-            await tools.call("Page.navigate", url=url)
-            seen = {"table": await tools.wait_for_text(RUN_NAME, "the run's name")}
-            assert await tools.evaluate(TWO_FRAMES)  # drawn, not only parsed
-            png = await tools.call("Page.captureScreenshot", format="png")
-            shot.write_bytes(base64.b64decode(png["data"]))
-            await tools.evaluate("window.__servedTerminal.focus()")
-            seen["focused"] = await tools.wait_for_text("Quit", "the footer's keys")
-            for kind in ("keyDown", "keyUp"):
-                await tools.call("Input.dispatchKeyEvent", type=kind, key="?", code="Slash",
-                                 **({"text": "?"} if kind == "keyDown" else {}))
-            seen["help"] = await tools.wait_for_text("cifar-tui keys", "the help screen")
-            return seen
+            yield tools
+
+
+async def open_page(devtools_port: int, url: str) -> str:
+    """Load ``url`` and wait until the terminal shows RUN_NAME; the tab stays open."""
+    async with page_tools(devtools_port) as tools:
+        await tools.call("Page.navigate", url=url)
+        return await tools.wait_for_text(RUN_NAME, "the run's name")
+
+
+async def look_at_page(devtools_port: int, url: str, shot: Path) -> dict[str, str]:
+    """Open ``url``; wait (polling, with a deadline) until the terminal shows RUN_NAME and
+    save a screenshot to ``shot``; then focus the page and press ``?``, as a person
+    would. Returns the terminal's text at each step."""
+    async with page_tools(devtools_port) as tools:
+        await tools.call("Page.navigate", url=url)
+        seen = {"table": await tools.wait_for_text(RUN_NAME, "the run's name")}
+        assert await tools.evaluate(TWO_FRAMES)  # drawn, not only parsed
+        png = await tools.call("Page.captureScreenshot", format="png")
+        shot.write_bytes(base64.b64decode(png["data"]))
+        await tools.evaluate("window.__servedTerminal.focus()")
+        seen["focused"] = await tools.wait_for_text("Quit", "the footer's keys")
+        for kind in ("keyDown", "keyUp"):
+            await tools.call("Input.dispatchKeyEvent", type=kind, key="?", code="Slash",
+                             **({"text": "?"} if kind == "keyDown" else {}))
+        seen["help"] = await tools.wait_for_text("cifar-tui keys", "the help screen")
+        return seen
 
 
 def test_browser_shows_the_runs_table_and_takes_keys(
-        served_store: tuple[int, Path], chromium: int, tmp_path: Path) -> None:
-    port, log = served_store
+        served_store: tuple[int, Path, subprocess.Popen], chromium: int, tmp_path: Path) -> None:
+    port, log, server = served_store
     shot = tmp_path / "served.png"
     started = time.monotonic()
     seen = asyncio.run(look_at_page(chromium, f"http://127.0.0.1:{port}/", shot))
@@ -256,4 +297,20 @@ def test_browser_shows_the_runs_table_and_takes_keys(
     most = max(count for count, _ in colours)
     assert most < 0.98 * rgb.width * rgb.height, f"screenshot is one colour ({shot})"
     assert f"ssh -L {port}:localhost:{port} " in log.read_text()
+    html = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+    assert "<div>cifar-tui</div>" in html and sys.executable not in html  # title, no command
     print(f"page to runs table, keys and help in {took:.1f} s; screenshot {shot}")
+
+
+def test_ctrl_c_ends_the_server_and_its_open_sessions(
+        served_store: tuple[int, Path, subprocess.Popen], chromium: int) -> None:
+    """With a tab still open, ctrl+c stops at once (aiohttp would wait 60 s for the tab's
+    websocket) and the tab's TUI process exits with it."""
+    port, log, server = served_store
+    asyncio.run(open_page(chromium, f"http://127.0.0.1:{port}/"))
+    sessions = wait_until("a session process", lambda: descendants(server.pid),
+                          time.monotonic() + 10, server, log)
+    server.send_signal(signal.SIGINT)  # to the server alone: it must end the sessions
+    assert server.wait(timeout=20) == 0, log.read_text()
+    wait_until("the sessions to exit", lambda: not any(map(alive, sessions)),
+               time.monotonic() + 20, None, log)
