@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("engine", "storage", "worker", "tui", "cli")
+PACKAGES = ("engine", "storage", "worker", "outputs", "tui", "cli")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -73,6 +73,12 @@ def test_the_contract_and_the_store_load_without_torch() -> None:
 def test_the_tui_and_history_commands_load_without_torch() -> None:
     loaded = loaded_after("import tui.app, cli.history, cli.main")
     assert "torch" not in loaded and "engine.train" not in loaded
+
+
+def test_start_up_imports_no_heavy_or_optional_library() -> None:
+    loaded = loaded_after("import tui.app, cli.main; cli.main.build_parser()")
+    heavy = {"optuna", "matplotlib", "mlflow", "tensorboard", "textual_serve", "submitit"}
+    assert not heavy & loaded
 
 
 def test_the_training_child_starts_without_the_store() -> None:
