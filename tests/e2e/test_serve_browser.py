@@ -182,9 +182,12 @@ def chromium(tmp_path: Path) -> Iterator[int]:
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "about:blank"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.insert(1, "--no-sandbox")  # Chromium's sandbox refuses to run as root
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    try:
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+    except OSError as exc:
+        pytest.skip(f"Chromium ({binary}) could not start: {exc}")
     try:
         active = profile / "DevToolsActivePort"
         try:
@@ -277,7 +280,7 @@ async def look_at_page(devtools_port: int, url: str, shot: Path) -> dict[str, st
 
 
 def test_browser_shows_the_runs_table_and_takes_keys(
-        served_store: tuple[int, Path, subprocess.Popen], chromium: int, tmp_path: Path) -> None:
+        chromium: int, served_store: tuple[int, Path, subprocess.Popen], tmp_path: Path) -> None:
     port, log, server = served_store
     shot = tmp_path / "served.png"
     started = time.monotonic()
@@ -303,7 +306,7 @@ def test_browser_shows_the_runs_table_and_takes_keys(
 
 
 def test_ctrl_c_ends_the_server_and_its_open_sessions(
-        served_store: tuple[int, Path, subprocess.Popen], chromium: int) -> None:
+        chromium: int, served_store: tuple[int, Path, subprocess.Popen]) -> None:
     """With a tab still open, ctrl+c stops at once (aiohttp would wait 60 s for the tab's
     websocket) and the tab's TUI process exits with it."""
     port, log, server = served_store
