@@ -9,7 +9,6 @@ another command pays for it.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from outputs.figures import ClassResults, RunLines
-    from storage.groups import Column, Stat
     from storage.runs import RunStore
 
 FORMATS = ("png", "svg", "pdf", "html")
@@ -41,7 +39,6 @@ class ReportEntry:
     label: str
     runs: list[RunDetail]  # a group's runs with epochs, oldest first; one for a run
     steps: list[StepRow]
-    stats: dict[str, Stat]  # storage.groups.STAT_FIELDS -> mean and std over the runs
     is_group: bool
 
     @property
@@ -88,7 +85,8 @@ def check_writable(path: Path) -> None:
     if path.is_dir():
         raise ReportError(f"{path} is a folder; give a file name, e.g. {path / 'report.html'}")
     if not folder.is_dir():
-        raise ReportError(f"folder {folder} does not exist; create it or write elsewhere")
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ReportError(f"{folder} {problem}; create that folder or write elsewhere")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and
                                                    not os.access(path, os.W_OK)):
         raise ReportError(f"cannot write {path}: permission denied; choose another -o path")
@@ -108,23 +106,16 @@ def matplotlib_or_error() -> None:
 def load_report(store: RunStore, refs: Sequence[str | int]) -> ReportData:
     """The runs named by ``refs`` (ids, ``#id``s or names) and the seed groups named by
     ``g:REF`` (storage/groups.py's ``compare`` operands), each with epochs and steps."""
-    from storage.groups import load_columns
+    from storage.groups import load_columns, settings_diff
 
     if not refs:
         raise ReportError("a report needs at least one run, e.g. `cifar-tui report 3 7`")
     columns = load_columns(store, [str(ref) for ref in refs])
-    entries = [_entry(store, c.label, c.runs, c.stats) for c in columns]
+    entries = [_entry(store, c.label, c.runs) for c in columns]
     return ReportData(entries, settings_diff(columns), datetime.now(timezone.utc))
 
 
-def settings_diff(columns: Sequence[Column]) -> dict[str, list[Any]]:
-    from storage.groups import settings_diff as diff
-
-    return diff(columns)
-
-
-def _entry(store: RunStore, label: str, runs: list[RunDetail],
-           stats: dict[str, Stat]) -> ReportEntry:
+def _entry(store: RunStore, label: str, runs: list[RunDetail]) -> ReportEntry:
     is_group = label.startswith("g:")
     trained = [r for r in runs if r.epoch_rows]
     if not trained:
@@ -136,7 +127,7 @@ def _entry(store: RunStore, label: str, runs: list[RunDetail],
         label = f"{label} ({runs[0].model}, n={len(trained)})"
     else:
         label = f"#{runs[0].id} {runs[0].name}"
-    return ReportEntry(label, trained, store.get_steps(trained[0].id), stats, is_group)
+    return ReportEntry(label, trained, store.get_steps(trained[0].id), is_group)
 
 
 def run_lines(entry: ReportEntry) -> RunLines:
@@ -215,7 +206,7 @@ def default_report_path(store: RunStore, run_ids: Sequence[int]) -> Path:
     except OSError as exc:
         raise ReportError(f"cannot create {folder}: {exc.strerror or exc}; fix its "
                           "permissions or move the store's files (`cifar-tui store`)") from None
-    return folder / re.sub(r"[^\w.-]", "_", name)
+    return folder / name
 
 
 def save_report_for(store: RunStore, run_ids: Sequence[int]) -> Path:
