@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,8 @@ from outputs.export_tables import (
 STORE_TAG = "cifar_tui.store_id"
 RUN_TAG = "cifar_tui.run_id"
 TAGS_TAG = "cifar_tui.tags"  # the run's tags, each also a tag of its own (value "true")
-MARKS = ("cifar_tui.status", "cifar_tui.last_step", "cifar_tui.last_epoch")
+# Tags a run has only while it has the thing: an export deletes them when it is gone.
+OPTIONAL_TAGS = ("mlflow.note.content", "mlflow.source.git.commit", "cifar_tui.error")
 QUIET_LOGGERS = ("mlflow", "alembic", "sqlalchemy", "urllib3", "git")
 STATUS = {"completed": "FINISHED", "failed": "FAILED", "cancelled": "KILLED",
           "interrupted": "KILLED", "running": "RUNNING", "queued": "SCHEDULED"}
@@ -170,7 +171,8 @@ class RunLogger:
         d = self.run.detail
         wanted = {**ident, **self._tags()}
         before = dict(self.existing.data.tags) if self.existing is not None else {}
-        stale = [k for k in _split(before.get(TAGS_TAG, "")) if k not in wanted]
+        stale = [k for k in (*_split(before.get(TAGS_TAG, "")), *OPTIONAL_TAGS)
+                 if k in before and k not in wanted]  # a tag removed, a note cleared
         if self.existing is None:
             mlflow_run = self.client.create_run(
                 experiment_id, start_time=millis(d.started_at or d.created_at),
@@ -186,8 +188,6 @@ class RunLogger:
         self._log_metrics(run_id, before)
         for key in stale:
             self.client.delete_tag(run_id, key)
-        if not d.notes and "mlflow.note.content" in before:
-            self.client.delete_tag(run_id, "mlflow.note.content")
         self._log_batches(run_id, tags=[_tag(k, v) for k, v in wanted.items()])
         for path in uploads:
             self.client.log_artifact(run_id, str(path), artifact_path="checkpoints")
@@ -243,8 +243,8 @@ class RunLogger:
             metrics += [Metric(k, v, ended, last) for k, v in final_metrics(self.run).items()]
         self._log_batches(run_id, metrics=metrics)
 
-    def _log_batches(self, run_id: str, metrics: list[Any] = (), params: list[Any] = (),
-                     tags: list[Any] = ()) -> None:
+    def _log_batches(self, run_id: str, metrics: Sequence[Any] = (),
+                     params: Sequence[Any] = (), tags: Sequence[Any] = ()) -> None:
         for i in range(0, len(metrics), BATCH):
             self.client.log_batch(run_id, metrics=metrics[i:i + BATCH])
         for i in range(0, len(params), 100):
