@@ -190,3 +190,32 @@ def test_without_a_shared_folder_the_resume_waits_for_the_host_with_the_checkpoi
                                                            ("host-a", "completed")]
     assert host_b.claimed() == []
     store.close()
+
+
+@NEEDS_PG
+def test_two_hosts_drain_one_tpe_sweep_each_trial_asked_and_told_once(
+        pg_url: str, tmp_path: Path, workers: list) -> None:
+    from engine.sweep_spec import ParamRange, SweepSpec
+    from storage.studies import trial_states
+    from worker.sweeps import queue_sweep, study_of
+
+    spec = SweepSpec(method="tpe", trials=4, ranges={"max_lr": ParamRange(1e-3, 1e-1, log=True)},
+                     fixed=dict(dataset="synthetic", limit_train=64, width_mult=0.125,
+                                batch_size=16, device="cpu", epochs=2))
+    with RunStore(pg_url) as store:
+        sweep_id, _ = queue_sweep(store, spec)
+        hosts = [Host(name, tmp_path, pg_url) for name in ("host-a", "host-b")]
+        workers.append(hosts[0].start_worker())
+        wait_for(hosts[0].claimed, timeout=120, what="host-a's first trial")
+        workers.append(hosts[1].start_worker())  # asks its own trial while host-a trains
+        wait_for(lambda: store.get_sweep(sweep_id).status == "completed", timeout=400,
+                 what="the two hosts to finish the sweep")
+        record = store.get_sweep(sweep_id)
+        runs = store.sweep_runs(sweep_id)
+        states = trial_states(study_of(store, record))
+    claims = [h.claimed() for h in hosts]
+    assert all(claims), f"both hosts trained: {claims}"
+    assert sorted(claims[0] + claims[1]) == sorted(r.run_id for r in runs)  # each once
+    assert sorted(r.trial_number for r in runs) == [0, 1, 2, 3] == sorted(states)
+    assert {s for s, _, _ in states.values()} == {"complete"}
+    assert (record.trials_asked, record.trials_told) == (4, 4)
