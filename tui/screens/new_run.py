@@ -3,7 +3,8 @@
 The rows are generated from the field table in ``engine.config``, so the form
 has every field the CLI has. Text is parsed with ``parse_field`` and checked
 with ``validate_field``: the form refuses exactly what ``cifar-tui queue``
-refuses, in the same words.
+refuses, in the same words. A list or a range in a field makes a sweep, read and
+refused as `cifar-tui sweep` does (tui/sweep_form.py), and queued with its rows.
 """
 
 from __future__ import annotations
@@ -20,78 +21,37 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from engine.config import (
-    FIELDS,
     PRESETS,
-    SECTIONS,
     ConfigError,
-    FieldSpec,
     RunConfig,
     config_from_preset,
     parse_field,
     validate_field,
 )
-from engine.paths import (
-    data_folder_problem,
-    downloads_allowed,
-    find_batches_dir,
-    pinned_data_dir,
-    resolve_data_dir,
-)
+from engine.paths import downloads_allowed, find_batches_dir, pinned_data_dir, resolve_data_dir
+from engine.sweep_spec import SweepSpec
 from tui import form_memory
+from tui import sweep_form as sf
 from tui.context import context_of
 from tui.devices import device_check
+from tui.form_fields import (  # noqa: F401 (as_text, parse_tags: this module's API)
+    NO_PRESET,
+    ROWS,
+    TAGS,
+    TEXT_ROWS,
+    as_text,
+    field_row,
+    parse_tags,
+    tags_row,
+)
 from tui.jobs import job
 from tui.messages import RunQueued
 from tui.screens.confirm import ConfirmDialog
 from tui.widgets.keys_footer import KeysFooter
 
-# The form's rows, from the field table: grouped by section, in table order within
-# one. The preset has its own select at the top, since choosing one refills the form.
-ROWS: tuple[FieldSpec, ...] = tuple(
-    spec for section in SECTIONS for spec in FIELDS.values()
-    if spec.section == section and spec.name != "preset"
-)
-TEXT_ROWS = tuple(spec.name for spec in ROWS if spec.kind is not bool)
-TAGS = "tags"  # a queue option like `cifar-tui queue --tag`, not a RunConfig field
-NO_PRESET = "none"
 
-
-def as_text(value: Any) -> str:
-    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def parse_tags(text: str) -> list[str]:
-    """Comma-separated tags, each kept once (Sweep and sweep are one: the first spelling
-    stays, as in the store); the store's 64-character limit, checked early."""
-    unique: dict[str, str] = {}
-    for tag in (t.strip() for t in text.split(",")):
-        if tag:
-            unique.setdefault(tag.casefold(), tag)
-    tags = list(unique.values())
-    for tag in tags:
-        if len(tag) > 64:
-            raise ValueError(f"a tag must be 1 to 64 characters, got {len(tag)}: {tag[:20]!r}...")
-    return tags
-
-
-def field_row(spec: FieldSpec) -> ComposeResult:
-    """One labelled row: a checkbox, a select of the choices or a text input."""
-    with Horizontal(classes="field"):
-        yield Label(spec.label, classes="field-label")
-        if spec.kind is bool:
-            # The help's first clause: the CLI's "(default on)"-style asides do not fit 80 columns.
-            yield Checkbox(spec.help.split(" (")[0], id=f"f-{spec.name}", compact=True)
-        elif spec.choices:
-            yield Select([(c, c) for c in spec.choices], allow_blank=False, id=f"f-{spec.name}",
-                         compact=True)
-        else:
-            yield Input(id=f"f-{spec.name}", compact=True)
-    if spec.kind is not bool:
-        yield Static(id=f"e-{spec.name}", classes="field-error")
-
-
-class NewRunScreen(Screen[int | None]):
-    """Dismisses with the queued run's id, or None when left with escape."""
+class NewRunScreen(sf.SweepForm, Screen[int | None]):
+    """Dismisses with the queued run's id, or None for a sweep or when left with escape."""
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "Queue run", priority=True),
@@ -115,6 +75,10 @@ class NewRunScreen(Screen[int | None]):
         self.touched: set[str] = set()  # fields the user changed: a preset keeps them
         self.filled: dict[str, Any] = {}  # each field's value as last filled in
         self._filling = False
+        self.entries: dict[str, sf.Entry] = {}  # each checked field's value, list or range
+        self.sweeping: set[str] = set()  # fields holding a list or a range
+        self.plan: SweepSpec | None = None  # the sweep the form would queue now
+        self.method_auto = False  # the method was set to tpe for a range, not by the user
         self.composed = False  # mounted and filled in
         self.shown = False  # on screen at least once
 
@@ -128,11 +92,8 @@ class NewRunScreen(Screen[int | None]):
             for spec in ROWS:
                 yield from field_row(spec)
                 if spec.name == "name":  # tags sit with the name: both only label the run
-                    with Horizontal(classes="field"):
-                        yield Label("tags", classes="field-label")
-                        yield Input(id=f"f-{TAGS}", placeholder="comma-separated, e.g. sweep, lr",
-                                    compact=True)
-                    yield Static(id=f"e-{TAGS}", classes="field-error")
+                    yield from tags_row()
+            yield from sf.sweep_rows()
             with Horizontal(id="form-buttons"):
                 yield Button("Queue run  ^s", variant="primary", id="queue", compact=True)
                 yield Button("Cancel  esc", id="back", compact=True)
@@ -212,7 +173,7 @@ class NewRunScreen(Screen[int | None]):
 
     def _sync_momentum(self) -> None:
         """Momentum and Nesterov only mean something to sgd: grey them out otherwise."""
-        sgd = self.query_one("#f-optimizer", Select).value == "sgd"
+        sgd = "sgd" in str(self.query_one("#f-optimizer", Select).value).split(",")
         for name in ("momentum", "nesterov"):
             self.query_one(f"#f-{name}").disabled = not sgd
 
@@ -240,28 +201,35 @@ class NewRunScreen(Screen[int | None]):
             self.check(name)
 
     def check(self, name: str) -> None:
+        problem = None
         try:
-            self.read_tags() if name == TAGS else self.read_field(name)
-            problem = None
-        except ValueError as exc:
+            if name == TAGS:
+                self.read_tags()
+            else:
+                text = str(self.query_one(f"#f-{name}").value)  # type: ignore[attr-defined]
+                self.sweeping.discard(name)
+                self.entries.pop(name, None)
+                if sf.sweepable(name, text):
+                    self.sweeping.add(name)
+                self.entries[name] = sf.read_entry(name, text)
+        except ValueError as exc:  # SweepSpecError too: a list's or a range's CLI words
             problem = str(exc)
         warning = None
         if name in ("data_dir", "dataset") and problem is None:
             problem, warning = self._data_problem()
             name = "data_dir"
         elif name == "device" and problem is None:
-            problem, warning = device_check(self.read_field("device"))
+            problem, warning = device_check(self.entries["device"][1])
         self._show_error(name, problem, warning)
 
     def _data_problem(self) -> tuple[str | None, str | None]:
         """(problem, warning): the CLI's check, and a warning when the data must be fetched
         first (the run downloads it, and fails if this machine is offline)."""
-        try:
-            dataset, data_dir = self.read_field("dataset"), self.read_field("data_dir")
-        except ValueError:
+        if "dataset" not in self.entries or "data_dir" not in self.entries:
             return None, None
-        problem = data_folder_problem(dataset, data_dir)
-        if problem or dataset != "cifar10":
+        problem = sf.data_problem(self.entries)
+        datasets, data_dir = sf.datasets_of(self.entries), self.entries["data_dir"][1]
+        if problem or "cifar10" not in datasets:
             return problem, None
         root = resolve_data_dir(data_dir)
         if find_batches_dir(root) is None and downloads_allowed():
@@ -282,10 +250,13 @@ class NewRunScreen(Screen[int | None]):
         self._show_summary()
 
     def _show_summary(self) -> None:
+        self._replan()
         summary = self.query_one("#form-summary", Static)
         count = len(self.errors)
         if count:
             summary.update(f"{count} field{'s' if count != 1 else ''} to fix")
+        elif self.plan is not None:
+            summary.update(f"{sf.plan_text(self.plan)} · ctrl+s queues")
         elif self.warnings:
             summary.update(f"check: {next(iter(self.warnings.values()))} · ctrl+s queues")
         else:
@@ -328,6 +299,9 @@ class NewRunScreen(Screen[int | None]):
                 self._sync_momentum()
             if not isinstance(event, Checkbox.Changed):
                 self.check(name)
+        elif widget_id.startswith("s-") and not self._filling:
+            self.method_auto = self.method_auto and widget_id != "s-method"
+            self._show_summary()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # A dropdown opens below its select: centred, it has room above the footer at 80x24.
@@ -356,10 +330,13 @@ class NewRunScreen(Screen[int | None]):
         self.validate_all()
         if self.errors:
             first = next(iter(self.errors))
-            widget = self.query_one(f"#f-{first}")
+            widget = self.query_one(sf.widget_of(first, self.errors[first]))
             widget.focus()
             widget.scroll_visible()
             self.notify(self.errors[first], title="Not queued", severity="error")
+            return
+        if self.plan is not None:
+            self._submit_sweep(self.plan)
             return
         try:
             config = self.build_config()
