@@ -36,7 +36,9 @@ STAT_FIELDS = ("best_val_acc", "test_acc", "duration_s")
 class Stat:
     """Mean and sample standard deviation (n-1) of the runs that have a value.
 
-    ``n`` counts those runs only; ``std`` is None with fewer than two values."""
+    Only completed runs have one: a failed, cancelled, pruned or still running run may
+    carry the best val acc of its first epochs, which would pull the mean down. ``n``
+    counts the runs with a value; ``std`` is None with fewer than two."""
 
     mean: float | None
     std: float | None
@@ -110,10 +112,16 @@ def group_runs(runs: Sequence[RunSummary],
     return [make_group(key, group, configs) for key, group in members.items()]
 
 
+def run_stats(runs: Sequence[RunSummary]) -> dict[str, Stat]:
+    """The statistics of STAT_FIELDS over the completed runs among ``runs``."""
+    done = [r for r in runs if r.status == "completed"]
+    return {name: stat(getattr(r, name) for r in done) for name in STAT_FIELDS}
+
+
 def make_group(key: str, runs: Sequence[RunSummary],
                configs: Mapping[int, Mapping[str, Any]]) -> RunGroup:
     ordered = tuple(sorted(runs, key=lambda r: r.id))
-    stats = {name: stat(getattr(r, name) for r in ordered) for name in STAT_FIELDS}
+    stats = run_stats(ordered)
     seeds = tuple(configs[r.id].get("seed") for r in ordered)
     return RunGroup(key, ordered, settings_of(configs[ordered[0].id]), stats, seeds)
 
@@ -201,8 +209,11 @@ def make_column(label: str, runs: Sequence[RunDetail]) -> Column:
     seeds = [r.config.get("seed") for r in ordered]
     settings = {**settings_of(ordered[0].config),
                 "seed": seeds[0] if len(seeds) == 1 else seeds}
-    stats = {name: stat(getattr(r, name) for r in ordered) for name in STAT_FIELDS}
-    curves = {m: band((r.epoch_rows for r in ordered), m) for m in ("val_acc", "val_loss")}
+    stats = run_stats(ordered)
+    # The completed runs' curves (a pruned run's early epochs would bend the band), or
+    # every run's while none has completed yet.
+    drawn = [r for r in ordered if r.status == "completed"] or ordered
+    curves = {m: band((r.epoch_rows for r in drawn), m) for m in ("val_acc", "val_loss")}
     return Column(label, ordered, settings, stats, curves)
 
 

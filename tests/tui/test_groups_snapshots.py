@@ -11,6 +11,7 @@ import pytest
 from support.clock import FixedTime
 from support.groups import GridRun, seed_grid
 from support.tui_seed import settle, until
+from textual.widgets import DataTable
 
 from storage.runs import RunStore
 from tui.screens.group_compare import GroupCompareScreen
@@ -48,6 +49,9 @@ def test_group_compare_snapshot(snap_compare, app, grid, size) -> None:  # noqa:
         await pilot.press("c")
         await until(pilot, lambda: isinstance(pilot.app.screen, GroupCompareScreen)
                     and bool(pilot.app.screen.columns))
+        # The table sizes its columns to the rows on a later idle: wait for that.
+        table = pilot.app.screen.query_one("#compare-table", DataTable)
+        await until(pilot, lambda: table.columns["key"].content_width >= len("best val acc"))
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -8,6 +8,7 @@ import statistics
 import pytest
 from support.clock import FixedTime
 from support.groups import BATCHES, LRS, GridRun, seed_grid
+from support.store import epoch
 
 from storage import RunFilter, RunNotFound, RunStore
 from storage.groups import (
@@ -65,6 +66,18 @@ def test_queued_run_counts_in_n_but_not_in_the_statistics(
     assert g.stats["best_val_acc"].n == 2 and g.stats["test_acc"].n == 2
     assert g.seeds == (0, 1, 2)
     assert g.to_dict()["statuses"] == {"completed": 2, "queued": 1}
+
+
+def test_a_failed_run_with_epochs_counts_in_n_but_not_in_the_figures(
+        store: RunStore, grid: list[GridRun]) -> None:
+    (before,) = [g for g in load_groups(store) if _setting(g) == (0.01, 200)]
+    claimed = store.claim_next_run("grid-worker")  # the queued third seed
+    assert claimed is not None and claimed.run_id == before.runs[-1].id
+    store.record_epoch(claimed.run_id, epoch(1, 0.99))
+    store.fail_run(claimed.run_id, "diverged")
+    (after,) = [g for g in load_groups(store) if _setting(g) == (0.01, 200)]
+    assert after.runs[-1].best_val_acc == 0.99 and after.runs[-1].status == "failed"
+    assert after.n == 3 and after.stats == before.stats
 
 
 def test_filter_groups_only_the_matching_runs(store: RunStore, grid: list[GridRun]) -> None:
