@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 
 from storage.runs import RunStore
 from tui.screens.group_compare import GroupCompareScreen
-from tui.widgets.run_table import GroupTable
+from tui.widgets.group_table import GroupTable
 
 SIZES = [(80, 24), (120, 40)]
 

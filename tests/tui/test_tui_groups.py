@@ -8,12 +8,14 @@ import statistics
 import pytest
 from support.clock import FixedTime
 from support.groups import GridRun, seed_grid
+from support.store import epoch, finished
 from support.tui_seed import settle, told, until
 from textual.widgets import DataTable
 
 from storage.runs import RunStore
 from tui.screens.group_compare import GroupCompareScreen
-from tui.widgets.run_table import GroupTable, RunTable
+from tui.widgets.group_table import GroupTable
+from tui.widgets.run_table import RunTable
 
 
 @pytest.fixture
@@ -76,6 +78,22 @@ async def test_groups_key_is_listed_in_help(app, grid) -> None:
         await until(pilot, lambda: bool(app.screen.query("#help-0")))
         shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert "Seed groups on/off" in shown
+
+
+async def test_a_run_ending_updates_its_group_row(app, store, grid) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await grouped(pilot)
+        label = f"g:{grid[0].run_id}"
+        assert str(table.get_cell(label, "n")).strip() == "2/3"
+        app.screen.poll()  # sees the queued third seed as active
+        await settle(pilot)
+        claimed = store.claim_next_run("w1")
+        store.record_epoch(claimed.run_id, epoch(1, 0.7))
+        store.finish_run(claimed.run_id, finished(test_acc=0.7))
+        app.screen.poll()
+        await until(pilot, lambda: str(table.get_cell(label, "n")).strip() == "3")
+        tests = [grid[0].test_acc, grid[1].test_acc, 0.7]
+        assert str(table.get_cell(label, "test")) == hand(tests)
 
 
 async def test_run_actions_ask_to_leave_group_mode(app, grid) -> None:

@@ -33,8 +33,9 @@ from tui.messages import (
     OpenRequested,
     ResumeRequested,
 )
+from tui.widgets.group_table import GroupTable
 from tui.widgets.keys_footer import KeysFooter
-from tui.widgets.run_table import GroupTable, RunTable, failure_reason, runs_word
+from tui.widgets.run_table import RunTable, failure_reason, runs_word
 
 if TYPE_CHECKING:
     from storage.groups import RunGroup
@@ -58,6 +59,7 @@ class HomeScreen(Screen[None]):
         Binding("R", "resume_run", "Resume a stopped run", show=False),
         Binding("delete", "delete_run", "Delete run", key_display="del", show=False),
         Binding("w", "app.workers", "Workers", show=False),
+        Binding("S", "app.sweeps", "Sweeps: trials best first, charts, cancel", show=False),
         Binding("s", "cycle_sort", "Sort"),
         # Seed groups. Out of the footer, which has no room left at 80 columns: help, the
         # palette and the grouped list's status line name it.
@@ -104,7 +106,6 @@ class HomeScreen(Screen[None]):
         self.worker_alive: bool | None = None
         self.missed_poll = False
         self.grouped = False  # seed groups instead of runs (a); computed only while on
-        self.groups_total = 0  # runs in the shown groups
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filters"):
@@ -175,7 +176,6 @@ class HomeScreen(Screen[None]):
     def _groups_loaded(self, event: GroupsLoaded) -> None:
         if event.generation != self.generation or not self.grouped:
             return
-        self.groups_total = sum(g.n for g in event.groups)
         self.query_one(GroupTable).show_groups(event.groups)
         self._show_status()
 
@@ -263,8 +263,10 @@ class HomeScreen(Screen[None]):
         self.queued = sum(r.status == "queued" for r in event.runs)
         table.drop_marks(event.gone)
         table.refresh_times()  # "created" ages and running times move with the clock
-        if self.grouped and any(r.status not in fmt.ACTIVE for r in event.runs):
-            self.reload()  # a run ended: its group's figures changed
+        if self.grouped and (event.total != self.total
+                             or any(r.status not in fmt.ACTIVE for r in event.runs)):
+            self.total = event.total
+            self.reload()  # a run was added, removed or ended: the groups' figures changed
         elif event.total != self.total:
             self.reload(keep_loaded=True)  # runs were added or removed: the pages are stale
             return
@@ -274,7 +276,8 @@ class HomeScreen(Screen[None]):
 
     def _show_status(self) -> None:
         if self.grouped:
-            self._show_group_status()
+            self.query_one("#home-status", Static).update(
+                self.query_one(GroupTable).status_line(self.sort))
             return
         table = self.query_one(RunTable)
         loaded = f" ({table.row_count:,} loaded)" if table.row_count < self.total else ""
@@ -294,16 +297,6 @@ class HomeScreen(Screen[None]):
         if self.total == 0:
             which = "No runs match." if self.filter != RunFilter() else "No runs yet."
             parts = [f"{which} Press n to queue one."]
-        self.query_one("#home-status", Static).update(" · ".join(parts))
-
-    def _show_group_status(self) -> None:
-        table = self.query_one(GroupTable)
-        count = len(table.groups)
-        parts = [f"{count:,} group{'' if count == 1 else 's'} of {runs_word(self.groups_total)}",
-                 "mean ± sample std over seeds", "a: back to runs"]
-        if table.marked:
-            parts.append(f"{len(table.marked)} marked: {' '.join(table.marked)}")
-        parts.append(f"sorted by {self.sort}")
         self.query_one("#home-status", Static).update(" · ".join(parts))
 
     # -- filters and sort -----------------------------------------------------
