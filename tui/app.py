@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 # Screens other than home are imported when first needed, or by the warm-up job once the
 # first page is drawn: importing them (plotext with the charts) delays the first rows.
-LATER_SCREENS = ("compare", "confirm", "detail", "help", "live", "new_run", "system", "workers")
+LATER_SCREENS = ("compare", "confirm", "detail", "help", "live", "new_run", "sweeps", "system",
+                 "workers")
 
 # Run actions offered in the palette wherever the screen has them: (action, title, help).
 RUN_COMMANDS = (
@@ -124,6 +125,8 @@ class CifarTui(App[None]):
                 yield SystemCommand(title, helptext, method)
         yield SystemCommand("Workers", "Start, stop and watch this store's worker",
                             self.action_workers)
+        yield SystemCommand("Sweeps", "Every sweep; open one for its trials and charts",
+                            self.action_sweeps)
         yield SystemCommand("Machine", "GPUs, CPU, RAM and disk, live", self.action_system)
         yield SystemCommand("Help", "Every key, by screen", self.action_help)
         yield from super().get_system_commands(screen)
@@ -179,6 +182,12 @@ class CifarTui(App[None]):
 
         if not isinstance(self.screen, WorkersScreen):
             self.push_screen(WorkersScreen())
+
+    def action_sweeps(self) -> None:
+        from tui.screens.sweeps import SweepsScreen
+
+        if not isinstance(self.screen, SweepsScreen):
+            self.push_screen(SweepsScreen())
 
     def action_system(self) -> None:
         from tui.screens.system import SystemScreen

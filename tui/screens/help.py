@@ -31,6 +31,8 @@ class HelpScreen(ModalScreen[None]):
         from tui.screens.live import LiveRunScreen
         from tui.screens.new_run import NewRunScreen
         from tui.screens.run_log import RunLogScreen
+        from tui.screens.sweep import SweepScreen
+        from tui.screens.sweeps import SweepsScreen
         from tui.screens.system import SystemScreen
         from tui.screens.workers import WorkersScreen
         from tui.widgets.run_table import RunTable
@@ -46,6 +48,8 @@ class HelpScreen(ModalScreen[None]):
             ("Live run", LiveRunScreen.BINDINGS),
             ("Run detail", RunDetailScreen.BINDINGS),
             ("Compare", CompareScreen.BINDINGS),
+            ("Sweeps (S)", SweepsScreen.BINDINGS),
+            ("Sweep", SweepScreen.BINDINGS),
             ("Workers (w)", WorkersScreen.BINDINGS),
             ("Machine (m)", SystemScreen.BINDINGS),
             ("Run log (L)", RunLogScreen.BINDINGS),
