@@ -146,7 +146,10 @@ async def test_enter_on_a_group_compares_its_runs(app, grid) -> None:
 
 async def test_compare_needs_two_marked_groups(app, grid) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
-        await grouped(pilot)
-        await pilot.press("space", "c")
+        table = await grouped(pilot)
+        first = table.current_label
+        await pilot.press("space")
+        await until(pilot, lambda: f"1 marked: {first}" in status_of(app))
+        await pilot.press("c")
         await until(pilot, lambda: any("two or more groups" in m for m in told(app)))
         assert not isinstance(app.screen, GroupCompareScreen)

@@ -33,12 +33,12 @@ from tui.messages import (
     OpenRequested,
     ResumeRequested,
 )
-from tui.widgets.group_table import GroupTable
 from tui.widgets.keys_footer import KeysFooter
 from tui.widgets.run_table import RunTable, failure_reason, runs_word
 
 if TYPE_CHECKING:
     from storage.groups import RunGroup
+    from tui.widgets.group_table import GroupTable
 
 PAGE = 100
 PREFETCH = 20  # rows before the end at which the next page is fetched
@@ -176,16 +176,18 @@ class HomeScreen(Screen[None]):
     def _groups_loaded(self, event: GroupsLoaded) -> None:
         if event.generation != self.generation or not self.grouped:
             return
-        self.query_one(GroupTable).show_groups(event.groups)
+        self.group_table.show_groups(event.groups)
         self._show_status()
 
     def action_toggle_groups(self) -> None:
         """Runs <-> seed groups; the groups are loaded afresh each time they are shown."""
         self.grouped = not self.grouped
         runs = self.query_one(RunTable)
-        if not self.query(GroupTable):
+        if not self.query("#groups"):
+            from tui.widgets.group_table import GroupTable  # not on the first frame's path
+
             self.mount(GroupTable(id="groups"), after=runs)
-        groups = self.query_one(GroupTable)
+        groups = self.group_table
         runs.display, groups.display = not self.grouped, self.grouped
         (groups if self.grouped else runs).focus()
         self.reload()
@@ -277,7 +279,7 @@ class HomeScreen(Screen[None]):
     def _show_status(self) -> None:
         if self.grouped:
             self.query_one("#home-status", Static).update(
-                self.query_one(GroupTable).status_line(self.sort))
+                self.group_table.status_line(self.sort))
             return
         table = self.query_one(RunTable)
         loaded = f" ({table.row_count:,} loaded)" if table.row_count < self.total else ""
@@ -324,8 +326,10 @@ class HomeScreen(Screen[None]):
         self.reload()
 
     @on(RunTable.MarksChanged)
-    @on(GroupTable.MarksChanged)
     def _marks_changed(self) -> None:
+        self._show_status()
+
+    def on_group_table_marks_changed(self) -> None:  # GroupTable.MarksChanged
         self._show_status()
 
     @on(DataTable.RowSelected)
@@ -348,7 +352,7 @@ class HomeScreen(Screen[None]):
 
     def action_open(self) -> None:
         if self.grouped:  # one group's runs, as compare shows groups
-            if group := self.query_one(GroupTable).current_group:
+            if group := self.group_table.current_group:
                 self._compare_groups([group.label])
             return
         if run := self._current():
@@ -386,7 +390,7 @@ class HomeScreen(Screen[None]):
 
     def action_compare(self) -> None:
         if self.grouped:
-            labels = self.query_one(GroupTable).marked
+            labels = self.group_table.marked
             if len(labels) < 2:
                 self.notify("Mark two or more groups with space, then press c "
                             "(enter shows one group).", severity="warning")
@@ -409,4 +413,8 @@ class HomeScreen(Screen[None]):
         self.query_one("#search", Input).focus()
 
     def action_focus_table(self) -> None:
-        (self.query_one(GroupTable) if self.grouped else self.query_one(RunTable)).focus()
+        (self.group_table if self.grouped else self.query_one(RunTable)).focus()
+
+    @property
+    def group_table(self) -> GroupTable:
+        return self.query_one("#groups")  # type: ignore[return-value]
