@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     db = db_parent()
     p = sub.add_parser("runs", parents=[db], help="list runs (filter, sort, page)")
-    p.add_argument("--status", help="queued, running, completed, failed, cancelled or "
-                   "interrupted (comma-separated)")
+    p.add_argument("--status", help="queued, running, completed, failed, cancelled, "
+                   "interrupted or pruned (comma-separated)")
     p.add_argument("--model", help="only this model")
     p.add_argument("--tag", help="only runs with this tag")
     p.add_argument("--search", metavar="TEXT", help="text in the name, notes or model, or a run id")
