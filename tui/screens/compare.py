@@ -129,8 +129,12 @@ class CompareScreen(Screen[None]):
         self.store_id = ""
         self.pins: list[int] = []
 
+    def first_title(self) -> str:
+        """The title until the comparison is loaded (the group screen counts groups)."""
+        return f"Comparing {len(self.run_ids)} runs"
+
     def compose(self) -> ComposeResult:
-        yield Static(f"Comparing {len(self.run_ids)} runs", id="compare-title")
+        yield Static(self.first_title(), id="compare-title")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="compare-charts"):
             yield MetricChart("val accuracy %", id="compare-acc")

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -29,7 +27,6 @@ from tui.widgets.chart_series import (
     view_series,
     view_title,
 )
-from tui.widgets.keys_footer import KeysFooter
 from tui.widgets.metric_chart import ChartSpec, MetricChart
 
 NO_GROUP_TIMES = "groups are drawn by epoch or step (t)"
@@ -56,13 +53,8 @@ class GroupCompareScreen(CompareScreen):
         self.refs = refs
         self.columns: list[Column] = []
 
-    def compose(self) -> ComposeResult:
-        yield Static(f"Comparing {len(self.refs)} seed groups", id="compare-title")
-        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
-        with Horizontal(id="compare-charts"):
-            yield MetricChart("val accuracy %", id="compare-acc")
-            yield MetricChart("val loss", id="compare-loss")
-        yield KeysFooter(compact=True)
+    def first_title(self) -> str:
+        return f"Comparing {len(self.refs)} seed groups"
 
     @job("compare-load")
     def load(self) -> None:
