@@ -10,7 +10,7 @@ from support.clock import FixedTime
 from support.groups import GridRun, seed_grid
 from support.store import epoch, finished
 from support.tui_seed import settle, told, until
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Select
 
 from storage.runs import RunStore
 from tui.screens.group_compare import GroupCompareScreen
@@ -59,6 +59,15 @@ async def test_a_shows_one_row_per_seed_group_with_mean_and_std(app, grid) -> No
         assert str(table.get_cell(f"g:{grid[0].run_id}", "n")).strip() == "2/3"
         assert "4 groups of 9 runs" in status_of(app)
         assert "max_lr=0.02" in str(table.get_cell(label, "name"))
+
+
+async def test_the_filters_apply_to_the_groups(app, grid) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await grouped(pilot)
+        label = f"g:{grid[0].run_id}"
+        app.screen.query_one("#status", Select).value = "completed"
+        await until(pilot, lambda: str(table.get_cell(label, "n")).strip() == "2")
+        assert "4 groups of 8 runs" in status_of(app)
 
 
 async def test_a_again_goes_back_to_the_runs(app, grid) -> None:
