@@ -16,12 +16,14 @@ value told is a made-up function of them. "TPE ask" is ``storage.studies.ask`` t
 inside top_up; "in-memory" asks the same TPE sampler over an in-memory study with as many
 trials, so the difference is what the RDB storage costs. Median and p95 of each, and the
 ratio of the median to the claim's. ``--profile`` prints cProfile's top functions of
-"steer after a run" passes at the largest size.
+"steer after a run" passes at the largest size. ``--history N`` first writes N other
+finished runs of 30 epochs into each store (as benchmarks/store.py does), as a store a
+team has used for a while holds.
 
 The PostgreSQL database is emptied (its public schema dropped) before each store: point
 --pg-url at a test database only.
 
-    python benchmarks/sweep.py [--trials 0,50,200] [--passes 30] [--profile]
+    python benchmarks/sweep.py [--trials 0,50,200] [--passes 30] [--history 0] [--profile]
                                [--backends sqlite,postgresql]
                                [--pg-url URL (default $CIFAR_TUI_TEST_PG_URL)]
 """
@@ -87,17 +89,24 @@ def loadavg() -> str:
 
 # -- stores ---------------------------------------------------------------------------
 
-def fresh_store(backend: str, pg_url: str | None, tmp: Path, tag: str) -> RunStore:
+def fresh_store(backend: str, pg_url: str | None, tmp: Path, tag: str,
+                history: int) -> RunStore:
     if backend == "sqlite":
-        return RunStore(f"sqlite:///{tmp / f'{tag}.db'}")
-    from sqlalchemy import create_engine, text
+        store = RunStore(f"sqlite:///{tmp / f'{tag}.db'}")
+    else:
+        from sqlalchemy import create_engine, text
 
-    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:  # a clean test database: the benchmark's own tables only
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return RunStore(pg_url)
+        engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as conn:  # a clean test database: the benchmark's own tables only
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        store = RunStore(pg_url)
+    if history:
+        from benchmarks.store import build_history
+
+        build_history(store, history)
+    return store
 
 
 def forget_studies() -> None:
@@ -216,16 +225,17 @@ def in_memory_asks(trials: int, passes: int) -> list[float]:
 
 # -- main -----------------------------------------------------------------------------
 
-def bench(backend: str, pg_url: str | None, sizes: list[int], passes: int,
-          profile: bool) -> list[Row]:
+def bench(backend: str, pg_url: str | None, sizes: list[int], args: argparse.Namespace
+          ) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="cifar-tui-sweep-") as tmp_name:
         tmp = Path(tmp_name)
-        with fresh_store(backend, pg_url, tmp, "claims") as store:
-            rows += claim_baseline(store, passes)
+        with fresh_store(backend, pg_url, tmp, "claims", args.history) as store:
+            rows += claim_baseline(store, args.passes)
         for trials in sizes:
-            with fresh_store(backend, pg_url, tmp, f"sweep-{trials}") as store:
-                rows += sweep_rows(store, trials, passes, profile and trials == max(sizes))
+            profile = args.profile and trials == max(sizes)
+            with fresh_store(backend, pg_url, tmp, f"sweep-{trials}", args.history) as store:
+                rows += sweep_rows(store, trials, args.passes, profile)
             forget_studies()
     return rows
 
@@ -245,6 +255,8 @@ def main() -> int:
     p.add_argument("--backends", default="sqlite,postgresql")
     p.add_argument("--pg-url", default=os.environ.get("CIFAR_TUI_TEST_PG_URL"),
                    help="a test database, emptied before each store")
+    p.add_argument("--history", type=int, default=0,
+                   help="other finished runs (30 epochs each) in each store (default 0)")
     p.add_argument("--profile", action="store_true",
                    help="cProfile the steer-after-a-run passes at the largest size")
     args = p.parse_args()
@@ -255,10 +267,11 @@ def main() -> int:
     import optuna
 
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, Optuna "
-          f"{optuna.__version__}; load average at start: {loadavg()}")
+          f"{optuna.__version__}, {args.history} other runs in each store; "
+          f"load average at start: {loadavg()}")
     sizes = [int(n) for n in args.trials.split(",")]
     for backend in backends:
-        rows = bench(backend, args.pg_url, sizes, args.passes, args.profile)
+        rows = bench(backend, args.pg_url, sizes, args)
         print(f"{'backend':<10} {'pass':<22} {'trials':>9} {'median ms':>9} {'p95 ms':>9} "
               f"{'vs claim':>9}")
         table(backend, rows)
