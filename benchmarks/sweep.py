@@ -20,6 +20,9 @@ ratio of the median to the claim's. ``--profile`` prints cProfile's top function
 finished runs of 30 epochs into each store (as benchmarks/store.py does), as a store a
 team has used for a while holds.
 
+On the shared 2-core box (load about 3): a pass after a run 21-33 ms on SQLite and 40-50 ms
+on PostgreSQL at 0-200 trials, against a 1.0 / 2.3 ms claim; 10,000 other runs in the
+store add 30-40 ms to every pass. Figures in docs/benchmarks.md ("Sweeps").
 The PostgreSQL database is emptied (its public schema dropped) before each store: point
 --pg-url at a test database only.
 
