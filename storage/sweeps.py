@@ -86,12 +86,13 @@ class SweepStore:
         """Every run of the sweep, by trial then id, with what a trial is judged by."""
         self.get_sweep(sweep_id)
         with self._read() as s:
-            min_loss = (select(EpochMetric.run_id, func.min(EpochMetric.val_loss).label("loss"))
-                        .group_by(EpochMetric.run_id).subquery())
+            # Per run (correlated), not a GROUP BY over every run's epochs: this is read
+            # about once a second by each worker while a sweep is active.
+            min_loss = (select(func.min(EpochMetric.val_loss))
+                        .where(EpochMetric.run_id == Run.id).scalar_subquery().label("loss"))
             rows = s.execute(
                 select(Run.id, Run.name, Run.status, Run.trial_number, Run.config,
-                       Run.best_val_acc, Run.test_acc, min_loss.c.loss, Run.duration_s)
-                .outerjoin(min_loss, min_loss.c.run_id == Run.id)
+                       Run.best_val_acc, Run.test_acc, min_loss, Run.duration_s)
                 .where(Run.sweep_id == sweep_id).order_by(Run.trial_number, Run.id)).all()
         return [SweepRunRow(r.id, r.name, r.status, r.trial_number, dict(r.config),
                             r.best_val_acc, r.test_acc, r.loss, r.duration_s) for r in rows]

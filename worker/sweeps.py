@@ -131,16 +131,18 @@ def settle(store: RunStore, log: Callable[[str], None] = print) -> None:
     for record in store.sweeps_to_settle():
         study = study_of(store, record)
         by_trial = _by_trial(store.sweep_runs(record.id))
+        told = 0
         for number, (state, _, _) in trial_states(study).items():
             runs = by_trial.get(number, [])
             if state != "running" or not runs or any(
                     r.status not in TERMINAL_STATUSES for r in runs):
+                told += state in ("complete", "pruned", "fail")
                 continue
             outcome, value = judge(record, runs)
             tell(study, number, outcome, value)
+            told += 1
             log(f"sweep {record.id}: trial {number} {outcome}"
                 + (f" ({record.metric} {value:.4g})" if value is not None else ""))
-        told = sum(s[0] in ("complete", "pruned", "fail") for s in trial_states(study).values())
         if told != record.trials_told:
             store.set_trials_told(record.id, told)
         if (record.status == "active" and record.trials_asked >= record.n_trials
