@@ -57,8 +57,8 @@ async def test_the_trials_are_listed_best_first_with_params_value_state_and_runs
         assert rows[0][4] == "max_lr=0.01" and rows[0][1] == "complete"
         assert rows[0][3] == f"#{run_ids[1]}"  # the 0.01 run, second in the grid
         assert "Sweep #1 lr · grid · max val_acc · completed" in text_of(screen, "#sweep-head")
-        assert "3 of 3 trials told" in text_of(screen, "#sweep-facts")
-        assert "best: trial 1, val_acc 0.83" in text_of(screen, "#sweep-facts")
+        assert "3/3 trials told, 3 asked" in text_of(screen, "#sweep-facts")
+        assert "best: trial 1 (0.83)" in text_of(screen, "#sweep-facts")
         best = screen.query_one("#sweep-best")
         assert best.spec.series[0].ys == [0.61, 0.83, 0.83]  # trial 0, 1, 2
         param = screen.query_one("#sweep-param")

@@ -58,6 +58,18 @@ def counts_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no runs yet"
 
 
+def fill_table(table: DataTable[str], columns: tuple[tuple[str, int | None], ...],
+               rows: tuple[tuple[str, ...], ...]) -> None:
+    """Columns sized to their cells now (an auto width is only settled when the app is
+    idle, so a frame could show it cut), then the rows, keyed by their first item."""
+    table.clear(columns=True)
+    for i, (label, width) in enumerate(columns):
+        fit = max([len(label), *(len(row[i + 1]) for row in rows)])
+        table.add_column(label, width=width or fit, key=label)
+    for key, *cells in rows:
+        table.add_row(*cells, key=key)
+
+
 def cancel_question(summary: SweepSummary) -> str:
     """What a yes does, counted from the sweep as last read."""
     rec = summary.record
@@ -73,7 +85,8 @@ def cancel_question(summary: SweepSummary) -> str:
 class SweepScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("enter", "open_trial", "Open trial's run"),
+        # Above the table's own enter, so the footer names it; a click on a row opens too.
+        Binding("enter", "open_trial", "Open run", priority=True),
         Binding("c", "compare_trial", "Compare trial's seeds", show=False),
         Binding("p", "next_param", "Next parameter"),
         Binding("x", "cancel_sweep", "Cancel sweep"),
@@ -89,16 +102,13 @@ class SweepScreen(Screen[None]):
         self.summary: SweepSummary | None = None
         self.params: list[Param] = []
         self.param_at = 0
-        self.shown_rows: tuple[object, ...] = ()
+        self.shown_rows: tuple[object, ...] | None = None  # None: never filled
         self.timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield Static(f"Sweep #{self.sweep_id}", id="sweep-head")
         yield Static("reading the sweep…", id="sweep-facts")
-        table: DataTable[str] = DataTable(id="trials", cursor_type="row", zebra_stripes=True)
-        for label, width in COLUMNS:
-            table.add_column(label, width=width, key=label)
-        yield table
+        yield DataTable(id="trials", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="sweep-charts"):
             yield MetricChart("best so far", id="sweep-best")
             yield ScatterChart("parameter", id="sweep-param")
@@ -133,10 +143,10 @@ class SweepScreen(Screen[None]):
         self.query_one("#sweep-head", Static).update(
             f"Sweep #{rec.id} {rec.name} · {rec.method} · {rec.goal} {rec.metric} · {rec.status}")
         best = summary.best
-        said = (f" · best: trial {best.number}, {rec.metric} {best.value:.4g}"
+        said = (f" · best: trial {best.number} ({best.value:.4g})"
                 if best and best.value is not None else "")
         self.query_one("#sweep-facts", Static).update(
-            f"{rec.trials_told} of {rec.n_trials} trials told ({rec.trials_asked} asked) · "
+            f"{rec.trials_told}/{rec.n_trials} trials told, {rec.trials_asked} asked · "
             f"runs: {counts_text(rec.run_counts)}{said}")
         self._fill_table(summary)
         self.query_one("#sweep-best", MetricChart).draw(best_so_far_spec(summary))
@@ -161,9 +171,7 @@ class SweepScreen(Screen[None]):
         kept = None
         if table.row_count:
             kept = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        table.clear()
-        for key, *cells in rows:
-            table.add_row(*cells, key=key)
+        fill_table(table, COLUMNS, rows)
         if kept is not None and kept in {r[0] for r in rows}:
             table.move_cursor(row=table.get_row_index(kept))
 

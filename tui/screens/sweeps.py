@@ -19,14 +19,14 @@ from textual.widgets import DataTable, Static
 from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
-from tui.screens.sweep import counts_text
+from tui.screens.sweep import counts_text, fill_table
 from tui.widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
     from storage.records import SweepRecord
 
-COLUMNS = (("id", 4), ("name", 16), ("method", 7), ("metric", 12), ("status", 9),
-           ("trials", 9), ("created", 11), ("runs", None))
+COLUMNS = (("id", 3), ("name", 14), ("status", 9), ("method", 6), ("metric", 11),
+           ("trials", 6), ("runs", None), ("created", 9))
 
 
 class SweepsScreen(Screen[None]):
@@ -41,14 +41,11 @@ class SweepsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.shown_rows: tuple[object, ...] = ()
+        self.shown_rows: tuple[object, ...] | None = None  # None: never filled
 
     def compose(self) -> ComposeResult:
         yield Static("Sweeps", id="sweeps-head")
-        table: DataTable[str] = DataTable(id="sweeps", cursor_type="row", zebra_stripes=True)
-        for label, width in COLUMNS:
-            table.add_column(label, width=width, key=label)
-        yield table
+        yield DataTable(id="sweeps", cursor_type="row", zebra_stripes=True)
         yield Static("reading the sweeps…", id="sweeps-status")
         yield KeysFooter(compact=True)
 
@@ -72,9 +69,9 @@ class SweepsScreen(Screen[None]):
     def _loaded(self, event: Loaded) -> None:
         now = context_of(self).clock()
         rows = tuple(
-            (str(s.id), str(s.id), s.name, s.method, f"{s.goal} {s.metric}", s.status,
-             f"{s.trials_told}/{s.n_trials}", fmt.ago(s.created_at, now),
-             counts_text(s.run_counts))
+            (str(s.id), str(s.id), s.name, s.status, s.method, f"{s.goal} {s.metric}",
+             f"{s.trials_told}/{s.n_trials}", counts_text(s.run_counts),
+             fmt.ago(s.created_at, now))
             for s in event.sweeps)
         status = self.query_one("#sweeps-status", Static)
         status.update(f"{len(rows)} sweep{'s' if len(rows) != 1 else ''} · enter opens one"
@@ -85,9 +82,7 @@ class SweepsScreen(Screen[None]):
         self.shown_rows = rows
         table = self.query_one("#sweeps", DataTable)
         row = table.cursor_row
-        table.clear()
-        for key, *cells in rows:
-            table.add_row(*cells, key=key)
+        fill_table(table, COLUMNS, rows)
         if rows:
             table.move_cursor(row=min(row, len(rows) - 1))
 

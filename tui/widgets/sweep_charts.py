@@ -67,7 +67,7 @@ def best_so_far_spec(summary: SweepSummary) -> ChartSpec:
     metric = summary.record.metric
     xs = [float(n) for n, _ in summary.best_so_far]
     ys = [v for _, v in summary.best_so_far]
-    return ChartSpec(f"best {metric} so far", [Series(metric, xs, ys, color="cyan")],
+    return ChartSpec(f"best {metric} so far", [Series(metric, xs, ys, color="cyan", legend=False)],
                      xlabel="trial", short_titles=(f"best {metric}", "best"), whole_x=True,
                      empty="no trial complete yet")
 
@@ -86,7 +86,8 @@ def param_spec(summary: SweepSummary, param: Param, where: str = "") -> ScatterS
             ys.append(trial.value)
     title = f"{metric} by {param.name}{' (log)' if param.log else ''}{where}"
     xlim = ((-0.5, len(param.choices) - 0.5) if param.choices else param.limits)
-    return ScatterSpec(title, [Series(metric, xs, ys, color="magenta", marker="dot")],
+    return ScatterSpec(title, [Series(metric, xs, ys, color="magenta", marker="dot",
+                                               legend=False)],
                        xlabel=param.name, xlim=xlim, short_titles=(param.name + where,),
                        empty="no trial complete yet", xticks=_ticks(param))
 
