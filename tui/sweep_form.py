@@ -201,6 +201,7 @@ class SweepForm:
         label = "Queue sweep  ^s" if sweeping else "Queue run  ^s"
         if str(button.label) != label:
             button.label = label
+            button.refresh(layout=True)  # its width follows the label only on a new layout
         self._auto_method()
         self.plan, problem = None, None
         if sweeping and not any(k != SWEEP_ERROR for k in self.errors):
