@@ -24,7 +24,9 @@ async def open_form(pilot) -> NewRunScreen:  # noqa: ANN001
 
 
 async def type_into(pilot, form: NewRunScreen, field: str, text: str) -> None:  # noqa: ANN001
-    """Clear the input and type ``text`` key by key, as a user would."""
+    """Clear the input and type ``text`` key by key, as a user would (the sweep rows are
+    mounted once a field first holds a list or a range: wait for them)."""
+    await until(pilot, lambda: bool(form.query(field)))
     box = form.query_one(field, Input)
     box.value = ""
     box.focus()
@@ -109,6 +111,7 @@ async def test_a_range_picks_tpe_asks_for_trials_and_queues_a_sweep_without_runs
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(pilot)
         await type_into(pilot, form, "#f-max_lr", "1e-3:1e-1:log")
+        await until(pilot, lambda: bool(form.query("#s-method")))
         assert form.query_one("#s-method", Select).value == "tpe"
         assert shown(form, "#e-sweep") == ("--method tpe needs --trials N "
                                            "(how many trials to run)")

@@ -93,7 +93,7 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
                 yield from field_row(spec)
                 if spec.name == "name":  # tags sit with the name: both only label the run
                     yield from tags_row()
-            yield from sf.sweep_rows()
+            yield from sf.sweep_box()
             with Horizontal(id="form-buttons"):
                 yield Button("Queue run  ^s", variant="primary", id="queue", compact=True)
                 yield Button("Cancel  esc", id="back", compact=True)
@@ -300,7 +300,9 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
             if not isinstance(event, Checkbox.Changed):
                 self.check(name)
         elif widget_id.startswith("s-") and not self._filling:
-            self.method_auto = self.method_auto and widget_id != "s-method"
+            # Only another method than the one a range picked is the user's choice.
+            self.method_auto = self.method_auto and not (
+                widget_id == "s-method" and event.value != "tpe")
             self._show_summary()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
@@ -330,7 +332,7 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
         self.validate_all()
         if self.errors:
             first = next(iter(self.errors))
-            widget = self.query_one(sf.widget_of(first, self.errors[first]))
+            widget = self.problem_widget(first)
             widget.focus()
             widget.scroll_visible()
             self.notify(self.errors[first], title="Not queued", severity="error")

@@ -152,7 +152,8 @@ class SweepScreen(Screen[None]):
         self.query_one("#sweep-best", MetricChart).draw(best_so_far_spec(summary))
         self._draw_param()
         importance = self.query_one("#sweep-importance", Static)
-        importance.update(importance_text(summary.importances))
+        importance.update(importance_text(summary.importances)
+                          or "importance: once two trials are complete")
         importance.display = rec.method == "tpe"
         if rec.status != "active" and not any(t.state in ACTIVE for t in summary.trials):
             if self.timer is not None:
