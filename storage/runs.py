@@ -23,8 +23,8 @@ from storage.leases import MAX_RETRIES, RunLeases, owner_of
 from storage.leases import one_line as _one_line
 from storage.records import ClaimedRun, Interruption
 from storage.samples import SystemSamples
-from storage.sweeps import SweepStore
 from storage.schema import EpochMetric, Run, RunAttempt, StepMetric, Tag
+from storage.sweeps import SweepStore
 
 STEP_FIELDS = ("epoch", "loss", "lr", "wall_time")
 CLAIM_CANDIDATES = 20  # queued runs tried per claim (some may be pinned to another host)
@@ -70,8 +70,8 @@ class RunStore(RunLeases, SystemSamples, SweepStore):
             now = self._clock()
             run = Run(name=chosen or "?", status="queued", config=config.to_dict(),
                       requested_device=config.device, sweep_id=sweep_id,
-                      trial_number=trial_number, created_at=now, queued_at=now, max_retries=max_retries, attempt=1,
-                      **values)
+                      trial_number=trial_number, created_at=now, queued_at=now,
+                      max_retries=max_retries, attempt=1, **values)
             if claimed_by:
                 run.status, run.worker_id = "running", claimed_by
                 run.started_at = run.heartbeat_at = now
