@@ -67,6 +67,7 @@ class CifarTui(App[None]):
         self.ctx = ctx
         self.run_watch = RunWatch()
         self.next_form: NewRunScreen | None = None  # composed ahead: `n` only shows it
+        self.forms_built = 0
 
     def on_mount(self) -> None:
         self._await_store()
@@ -135,22 +136,27 @@ class CifarTui(App[None]):
     @on(HomeScreen.PageLoaded)
     def _first_page_shown(self) -> None:
         """Once runs are on screen, get ready for what comes next, after that frame."""
-        if self.next_form is None:
+        if self.next_form is None and self.forms_built == 0:
             self.call_after_refresh(self._warm_up)
-            self.call_after_refresh(self.prepare_form)
 
     @job("warm-up")
     def _warm_up(self) -> None:
         """Import the other screens in a thread, so the first one opened does not wait;
-        then set aside what lives as long as the app from the garbage collector's scans."""
+        then (back on the app's thread) freeze what lives as long as the app and build
+        the first form ahead."""
         for name in LATER_SCREENS:
             importlib.import_module(f"tui.screens.{name}")
         if self.is_running:
-            # Modules, styles, the store's machinery: ~150,000 objects that live as long as
-            # the app, which every full collection scanned (0.1-0.3 s here, every few
-            # seconds while a run streams: the p95 of the keys). Frozen, they are skipped;
-            # whatever is made from now on is still collected. Unfrozen when the app ends.
-            gc.freeze()
+            self.call_from_thread(self._freeze_then_prepare)
+
+    def _freeze_then_prepare(self) -> None:
+        # Modules, styles, the store's machinery: ~150,000 objects that live as long as the
+        # app, which every full collection scanned (0.1-0.3 s here, every few seconds while
+        # a run streams: the p95 of the keys). Frozen, they are skipped; whatever is made
+        # from now on is still collected. Before the first form is built: frozen, a form
+        # could never be collected once closed. Unfrozen when the app ends.
+        gc.freeze()
+        self.prepare_form()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # a process that opens another app (the tests) can collect this one
@@ -163,7 +169,8 @@ class CifarTui(App[None]):
             return
         from tui.screens.new_run import NewRunScreen
 
-        self.next_form = NewRunScreen()
+        self.next_form = NewRunScreen(collect_first=self.forms_built > 0)
+        self.forms_built += 1
         # Textual's own step for a screen pushed the first time (App._get_screen): it
         # starts the screen's message loop, which composes and mounts it; not shown yet.
         self._register(self, self.next_form)

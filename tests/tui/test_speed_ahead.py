@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 from support.tui_seed import settle, table_ids, until
@@ -47,6 +48,21 @@ async def test_the_next_form_is_built_once_runs_are_shown_and_n_shows_that_form(
         assert form.query_one("#f-name", Input).value == "" and not form.changed
         assert title_of(form) == "New run"
         assert form.query_one("#preset", Select).value == "seed"
+
+
+async def test_a_closed_form_is_freed_by_the_time_the_next_one_is_ready(app) -> None:
+    """Its ~11,000 widget objects are cyclic garbage, collected while the next form is
+    built. (The first form used to be built before the app froze its long-lived objects
+    for the collector, and so was kept, frozen, for the app's whole life.)"""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await until(pilot, lambda: app.next_form is not None and app.next_form.composed)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewRunScreen))
+        closed = weakref.ref(app.screen)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.next_form is not None and app.next_form.composed)
+        assert closed() is None
 
 
 async def test_a_form_built_ahead_shows_a_folder_remembered_after_it_was_built(

@@ -9,6 +9,7 @@ refused as `cifar-tui sweep` does (tui/sweep_form.py), and queued with its rows.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,9 +68,12 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
     class SourceLoaded(Message):
         config: dict[str, Any]
 
-    def __init__(self, source_run: int | None = None) -> None:
+    def __init__(self, source_run: int | None = None, collect_first: bool = False) -> None:
         super().__init__()
         self.source_run = source_run
+        # Built ahead after another form closed: collect that one (cyclic garbage) once this
+        # is built, before the user can press a key, not in a full collection on a key.
+        self.collect_first = collect_first
         self.errors: dict[str, str] = {}
         self.warnings: dict[str, str] = {}
         self.touched: set[str] = set()  # fields the user changed: a preset keeps them
@@ -105,6 +109,8 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
         if self.source_run is None:
             self._fill_remembered()
         self.query_one("#f-name", Input).focus()
+        if self.collect_first:
+            gc.collect()
         self.composed = True
         if self.source_run is not None:
             self._load_source(self.source_run)
