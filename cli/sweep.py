@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import CliError, db_parent, open_store, print_json
+from cli.common import CliError, add_retries_argument, db_parent, open_store, print_json
 from cli.config_args import add_config_arguments, config_texts, pin_data_dir
 from engine.sweep_spec import (
     METHODS,
@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prune", action="store_true",
                    help="stop trials that fall behind early (judged on each epoch's validation)")
     add_sweep_run_arguments(p)
+    add_retries_argument(p)  # each run's, as queue's
     add_config_arguments(p, lists=True)  # its --name names the sweep
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_sweep)
@@ -92,6 +93,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             spec = spec_from_texts(texts, **options)
     except SweepSpecError as exc:
         raise CliError(str(exc)) from None
+    spec = dataclasses.replace(spec, retries=args.retries)
     if spec.method == "grid" and spec.run_count() == 1:
         raise CliError("this sweep is one run: give a list (--max-lr 0.005,0.01), a range "
                        "with --method random|tpe, or --repeat K; or `cifar-tui queue` one run")
@@ -100,8 +102,6 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 def sweep_of_queue(args: argparse.Namespace) -> SweepSpec | None:
     """`queue`'s flags as a grid sweep, or None when each is one value and --repeat is 1."""
-    from storage.leases import DEFAULT_RETRIES
-
     texts = config_texts(args)
     try:
         kinds = {name: parse_field_values(name, text)[0] for name, text in texts.items()}
@@ -112,11 +112,9 @@ def sweep_of_queue(args: argparse.Namespace) -> SweepSpec | None:
                            "`cifar-tui sweep --method random|tpe --trials N`")
         if "values" not in kinds.values() and args.repeat in (None, 1):
             return None
-        if args.retries != DEFAULT_RETRIES:
-            raise CliError(f"--retries is not passed on to a sweep's runs yet (each gets "
-                           f"{DEFAULT_RETRIES}); drop it, or queue the runs one by one")
-        return spec_from_texts(texts, method="grid", repeat=args.repeat, preset=args.preset,
+        spec = spec_from_texts(texts, method="grid", repeat=args.repeat, preset=args.preset,
                                name=args.name, tags=tuple(args.tag) or None)
+        return dataclasses.replace(spec, retries=args.retries)
     except SweepSpecError as exc:
         raise CliError(str(exc)) from None
 

@@ -59,6 +59,7 @@ class SweepSpec:
     trials: int | None = None  # random/tpe: trial count; grid: None (every point)
     prune: bool = False
     repeat: int = 1  # runs per trial, seeds 0..repeat-1
+    retries: int = 1  # each run's automatic requeues after an interruption (queue's default)
     preset: str | None = "seed"
     fixed: dict[str, Any] = field(default_factory=dict)
     values: dict[str, tuple[Any, ...]] = field(default_factory=dict)

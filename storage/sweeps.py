@@ -58,10 +58,11 @@ class SweepStore:
         return self._write(work)
 
     def add_trial_runs(self, sweep_id: int, trial_number: int, configs: Sequence[RunConfig],
-                       names: Sequence[str], tags: Sequence[str] = ()) -> list[int]:
+                       names: Sequence[str], tags: Sequence[str] = (),
+                       max_retries: int = 0) -> list[int]:
         """Queue one trial's runs (one per seed), tied to the sweep."""
         return [self.create_run(config, name=name, tags=tags, sweep_id=sweep_id,
-                                trial_number=trial_number)
+                                trial_number=trial_number, max_retries=max_retries)
                 for config, name in zip(configs, names, strict=True)]
 
     def get_sweep(self, sweep_id: int) -> SweepRecord:

@@ -90,7 +90,8 @@ def _queue_trial(store: RunStore, record: SweepRecord, spec: SweepSpec, number: 
     configs = spec.configs_for(params)
     names = [f"{record.name}-t{number:02d}" + (f"-s{c.seed}" if spec.repeat > 1 else "")
              for c in configs]
-    return store.add_trial_runs(record.id, number, configs, names, tags=spec.tags)
+    return store.add_trial_runs(record.id, number, configs, names, tags=spec.tags,
+                                max_retries=spec.retries)
 
 
 def top_up(store: RunStore, log: Callable[[str], None] = print) -> list[int]:

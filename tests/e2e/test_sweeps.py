@@ -61,7 +61,7 @@ def test_a_run_that_learns_nothing_is_pruned_and_its_epochs_kept(tmp_path: Path)
 
 def test_a_killed_trial_is_told_as_failed(tmp_path: Path, procs) -> None:
     spec = SweepSpec(method="random", trials=1, ranges={"max_lr": ParamRange(1e-3, 1e-2)},
-                     fixed={**TINY_FIXED, "epochs": 50}, name="doomed")
+                     fixed={**TINY_FIXED, "epochs": 50}, name="doomed", retries=0)
     store = RunStore()
     sweep_id, _ = queue_sweep(store, spec)
     worker = start_worker("--device", "cpu", log=tmp_path / "worker.log")

@@ -14,6 +14,7 @@ from cli.main import main
 from engine.config import validate_field
 from engine.sweep_spec import SweepSpec
 from storage import RunStore
+from worker.sweeps import top_up
 
 Cli = tuple[int, str, str]
 SYN = ["--dataset", "synthetic", "--no-worker"]
@@ -217,7 +218,7 @@ def test_sweep_show_lists_trials_best_first_and_calls_out_the_best(cli, db: str)
 
 
 def test_sweep_show_gives_a_tpe_sweep_s_parameter_importances(cli, db: str) -> None:
-    from worker.sweeps import settle, top_up
+    from worker.sweeps import settle
 
     assert cli("sweep", *SYN, "--max-lr", "1e-3:1e-1:log", "--optimizer", "adam,sgd",
                "--method", "tpe", "--trials", "3")[0] == 0
@@ -241,10 +242,22 @@ def test_sweep_show_gives_a_tpe_sweep_s_parameter_importances(cli, db: str) -> N
         "max_lr", "optimizer"}
 
 
-def test_queue_refuses_retries_with_lists_rather_than_drop_them(cli, db: str) -> None:
-    one_line_refusal(cli("queue", *SYN, "--max-lr", "0.01,0.02", "--retries", "3"),
-                     "--retries is not passed on to a sweep's runs yet")
-    assert stored(db) == ([], [])
+def test_retries_reach_every_run_of_a_sweep_as_they_reach_a_queued_run(cli, db: str) -> None:
+    assert cli("queue", *SYN, "--max-lr", "0.01,0.02", "--retries", "3")[0] == 0
+    assert cli("queue", *SYN, "--max-lr", "0.01,0.02")[0] == 0  # queue's default
+    from storage.leases import DEFAULT_RETRIES
+
+    assert SweepSpec().retries == DEFAULT_RETRIES == 1  # the form's sweeps get it too
+    assert cli("sweep", *SYN, "--max-lr", "1e-3:1e-2", "--method", "random", "--trials", "1",
+               "--retries", "0")[0] == 0
+    store = RunStore(db)
+    try:
+        assert [store.get_run(r.run_id).max_retries for r in store.sweep_runs(1)] == [3, 3]
+        assert [store.get_run(r.run_id).max_retries for r in store.sweep_runs(2)] == [1, 1]
+        [run_id] = top_up(store, log=lambda _line: None)  # the random sweep's first trial
+        assert store.get_run(run_id).max_retries == 0
+    finally:
+        store.close()
 
 
 def test_sweep_cancel_cancels_its_queued_runs_and_sweeps_lists_it(cli, db: str) -> None:
