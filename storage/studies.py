@@ -133,6 +133,18 @@ def trial_states(study: Any) -> dict[int, tuple[str, float | None, dict[str, Any
             for t in study.get_trials(deepcopy=False)}
 
 
+def stale_trials(study: Any, with_runs: set[int], older_than_s: float) -> list[int]:
+    """Running trials that have no runs, asked more than ``older_than_s`` ago: the process
+    that asked them died before queueing their runs, so nothing will ever end them."""
+    import datetime
+
+    now = datetime.datetime.now()  # Optuna stamps trials with naive local times
+    return [t.number for t in study.get_trials(deepcopy=False)
+            if t.state.name == "RUNNING" and t.number not in with_runs
+            and t.datetime_start is not None
+            and (now - t.datetime_start).total_seconds() > older_than_s]
+
+
 def importances(study: Any) -> dict[str, float]:
     """Parameter importances (Optuna's default fANOVA evaluator); empty when it cannot say."""
     optuna = _optuna()

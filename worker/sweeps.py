@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from storage.runs import RunStore
 
 ENDED_BADLY = ("failed", "cancelled", "interrupted")
+ORPHAN_AFTER_S = 600.0  # a trial asked this long ago with no runs will never get any
 _STUDIES: dict[tuple[str, str, str], Any] = {}
 _LOCK = threading.Lock()
 
@@ -124,14 +125,19 @@ def top_up(store: RunStore, log: Callable[[str], None] = print) -> list[int]:
 
 # -- telling --------------------------------------------------------------------------
 
-def settle(store: RunStore, log: Callable[[str], None] = print) -> None:
+def settle(store: RunStore, log: Callable[[str], None] = print,
+           orphan_after_s: float = ORPHAN_AFTER_S) -> None:
     """Tell the study every trial whose runs have all ended; a sweep whose trials are all
     asked and told is completed."""
-    from storage.studies import tell, trial_states
+    from storage.studies import stale_trials, tell, trial_states
 
     for record in store.sweeps_to_settle():
         study = study_of(store, record)
         by_trial = _by_trial(store.sweep_runs(record.id))
+        for number in stale_trials(study, set(by_trial), orphan_after_s):
+            tell(study, number, "fail")
+            log(f"sweep {record.id}: trial {number} has no runs (whoever asked it stopped "
+                "before queueing them); told as failed")
         told = 0
         for number, (state, _, _) in trial_states(study).items():
             runs = by_trial.get(number, [])

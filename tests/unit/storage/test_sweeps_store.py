@@ -138,3 +138,23 @@ def test_judge_needs_every_seed_to_finish(store) -> None:
     store.fail_run(b, "diverged")
     record = store.get_sweep(sweep_id)
     assert judge(record, store.sweep_runs(sweep_id)) == ("fail", None)
+
+
+def test_a_trial_asked_by_a_process_that_died_before_queueing_its_runs_is_failed(store) -> None:
+    from storage.studies import ask, distributions
+
+    spec = SweepSpec(method="random", trials=2, ranges={"max_lr": ParamRange(1e-3, 1e-2)},
+                     fixed=FIXED)
+    sweep_id, _ = queue_sweep(store, spec)
+    record = store.get_sweep(sweep_id)
+    store.reserve_trials(sweep_id)
+    study = study_of(store, record)
+    number, _ = ask(study, distributions(spec.values, spec.ranges))  # then the asker died
+    settle(store, quiet)  # just asked: it may still be queueing its runs
+    assert trial_states(study)[number][0] == "running"
+    settle(store, quiet, orphan_after_s=0.0)
+    assert trial_states(study)[number][0] == "fail"
+    (run_id,) = top_up(store, quiet)  # the sweep goes on with its last trial
+    finish(store, run_id, 0.5)
+    settle(store, quiet)
+    assert store.get_sweep(sweep_id).status == "completed"
