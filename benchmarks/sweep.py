@@ -2,7 +2,7 @@
 50 and 200 finished trials, and the Optuna TPE ask inside it, against a worker's plain
 claim (``claim_next_run`` on a queue with no sweeps), on SQLite and PostgreSQL.
 
-A worker calls ``Worker.steer_sweeps()`` before each claim (at most once a second) and
+A worker calls ``Steering.steer()`` (worker/sweeps.py) before each claim (at most once a second) and
 right after each run. Two passes are timed at each size, over fresh stores:
 
 - "steer, run queued": the sweep's next run waits in the queue; settle finds nothing to
@@ -154,7 +154,7 @@ def claim_baseline(store: RunStore, passes: int) -> list[Row]:
 
 
 def steer() -> tuple[Callable[[RunStore], None], list[float]]:
-    """settle + top_up as Worker.steer_sweeps runs them, with the asks timed."""
+    """settle + top_up as Steering.steer runs them, with the asks timed."""
     asks: list[float] = []
     plain_ask = studies.ask
 

@@ -166,7 +166,7 @@ class Slot:
         options = self.worker.options
         while not self.stopping:
             self.worker.recover_orphans()
-            self.worker.steer_sweeps()
+            self.worker.steering.steer()
             try:
                 claimed = self.claim()
             except StoreError as exc:  # a full disk, a lost server: the worker lives on
@@ -187,7 +187,7 @@ class Slot:
                 self.run_one(claimed)
             finally:
                 self.board.released(self.device, claimed.run_id)
-            self.worker.steer_sweeps(force=True)  # tell its trial now, ask the next
+            self.worker.steering.steer(force=True)  # tell its trial now, ask the next
 
     def claim(self) -> ClaimedRun | str | None:
         """The run this slot claimed, None when none is queued for it, "wait" when its

@@ -30,7 +30,6 @@ from worker.launcher import WorkerLock, make_worker_id
 from worker.slots import DeviceBoard, Slot, is_out_of_memory
 
 HEARTBEAT_SECONDS = 1.0
-STEER_SECONDS = 1.0  # how often this process settles and tops up sweeps, at most
 CANCEL_GRACE_SECONDS = 5.0  # cooperative stop, then terminate, then kill
 TERMINATE_GRACE_SECONDS = 2.0
 
@@ -128,8 +127,9 @@ class Worker:
         self.ctx = mp.get_context("spawn")
         self.board = DeviceBoard()
         self.locks: list[WorkerLock] = []
-        self.steer_lock = threading.Lock()
-        self.steered_at = float("-inf")
+        from worker.sweeps import Steering
+
+        self.steering = Steering(self.store, self._log)
 
     # -- lifecycle ---------------------------------------------------------
     def run(self) -> int:
@@ -210,23 +210,6 @@ class Worker:
             return
         for each in lost:
             self._log(each.message)
-
-    def steer_sweeps(self, force: bool = False) -> None:
-        """Tell Optuna how ended trials went, then ask new trials of tpe/random sweeps
-        with nothing queued, so a free slot finds one (see worker.sweeps). At most once
-        a second per process; a busy store or a bad sweep is logged, never fatal."""
-        with self.steer_lock:
-            now = time.monotonic()
-            if not force and now - self.steered_at < STEER_SECONDS:
-                return
-            self.steered_at = now
-            from worker.sweeps import settle, top_up
-
-            try:
-                settle(self.store, self._log)
-                top_up(self.store, self._log)
-            except Exception as exc:  # the sweep waits; the worker and its runs go on
-                self._log(f"could not steer sweeps: {type(exc).__name__}: {exc}")
 
     def unserved_words(self, device: str) -> str | None:
         """A line for the log when queued runs ask for a device this process does not

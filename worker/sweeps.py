@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -186,6 +187,30 @@ def _by_trial(runs: Sequence[SweepRunRow]) -> dict[int, list[SweepRunRow]]:
 def _words(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                      for k, v in params.items()) or "no parameters"
+
+
+class Steering:
+    """A worker process's steering: tell Optuna how ended trials went, then ask new trials
+    of tpe/random sweeps with nothing queued, so a free slot finds one. At most once per
+    ``every`` seconds (unless forced, after a run); a busy store or a bad sweep is logged,
+    never fatal."""
+
+    def __init__(self, store: RunStore, log: Callable[[str], None], every: float = 1.0):
+        self.store, self.log, self.every = store, log, every
+        self.lock = threading.Lock()
+        self.steered_at = float("-inf")
+
+    def steer(self, force: bool = False) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if not force and now - self.steered_at < self.every:
+                return
+            self.steered_at = now
+            try:
+                settle(self.store, self.log)
+                top_up(self.store, self.log)
+            except Exception as exc:  # the sweep waits; the worker and its runs go on
+                self.log(f"could not steer sweeps: {type(exc).__name__}: {exc}")
 
 
 # -- pruning --------------------------------------------------------------------------
