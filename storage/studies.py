@@ -112,8 +112,11 @@ def tell(study: Any, number: int, state: str, value: float | None = None) -> Non
     optuna = _optuna()
     states = {"complete": optuna.trial.TrialState.COMPLETE,
               "pruned": optuna.trial.TrialState.PRUNED, "fail": optuna.trial.TrialState.FAIL}
-    study.tell(number, value if state == "complete" else None, state=states[state],
-               skip_if_finished=True)
+    try:
+        study.tell(number, value if state == "complete" else None, state=states[state],
+                   skip_if_finished=True)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass  # another worker told it between Optuna's check and its write
 
 
 def report(study: Any, number: int, value: float, epoch: int) -> bool:
