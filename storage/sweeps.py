@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.config import RunConfig
 from storage.errors import InvalidRunState, SweepNotFound
-from storage.records import TERMINAL_STATUSES, SweepRecord, SweepRunRow
+from storage.records import SweepRecord, SweepRunRow
 from storage.schema import EpochMetric, Run, Sweep
 from storage.session import check_id
 
@@ -189,7 +189,3 @@ def _record(row: Sweep, counts: dict[str, int]) -> SweepRecord:
         prune=bool(row.prune), trials_asked=row.trials_asked,
         trials_told=row.trials_told, study_name=row.study_name,
         created_at=row.created_at, finished_at=row.finished_at, run_counts=dict(counts))
-
-
-def all_ended(runs: Sequence[SweepRunRow]) -> bool:
-    return all(r.status in TERMINAL_STATUSES for r in runs)
