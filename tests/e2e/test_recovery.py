@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.e2e import REPO, TINY, cli, start_worker, wait_for
+from support.e2e import REPO, TINY, cli, start_worker, two_epochs_and_a_checkpoint, wait_for
 
 from storage import RunStore
 
@@ -33,11 +33,6 @@ def start_train(*extra: str, log: Path) -> subprocess.Popen:
 def trains(procs: list[subprocess.Popen]) -> list[subprocess.Popen]:
     """Foreground trains a test started; killed at the end like the workers."""
     return procs
-
-
-def two_epochs_and_a_checkpoint(store: RunStore, run_id: int) -> bool:
-    run = store.get_run(run_id)
-    return len(run.epoch_rows) >= 2 and bool(run.checkpoints.get("last"))
 
 
 def assert_nothing_lost(store: RunStore, run_id: int, epochs: int) -> None:

@@ -10,12 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.data import REPO
-from support.e2e import TINY, cli, kill_worker, wait_for
+from support.e2e import TINY, cli, kill_worker, two_epochs_and_a_checkpoint, wait_for
 from support.store import PG_URL, empty_postgres
 
 from storage import RunStore
@@ -58,11 +57,9 @@ def pg_url() -> str:
 
 
 @pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen]]:
-    started: list[subprocess.Popen] = []
-    yield started
-    for proc in started:
-        kill_worker(proc)
+def workers(procs: list[subprocess.Popen]) -> list[subprocess.Popen]:
+    """The hosts' workers: e2e's ``procs``, killed at the end whatever happens."""
+    return procs
 
 
 def queue(db_url: str, *extra: str) -> int:
@@ -73,11 +70,6 @@ def queue(db_url: str, *extra: str) -> int:
 def share_artifacts(db_url: str, folder: Path) -> Path:
     cli("store", "--db", db_url, "--artifact-root", str(folder))
     return folder.resolve()
-
-
-def two_epochs_and_a_checkpoint(store: RunStore, run_id: int) -> bool:
-    run = store.get_run(run_id)
-    return len(run.epoch_rows) >= 2 and bool(run.checkpoints.get("last"))
 
 
 def assert_every_epoch_once(store: RunStore, run_id: int, epochs: int) -> None:

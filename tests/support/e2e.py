@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from support.data import REPO
 
@@ -80,3 +81,9 @@ def kill_worker_pid(pid: int) -> None:
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def two_epochs_and_a_checkpoint(store: Any, run_id: int) -> bool:
+    """The run has trained two epochs and saved a checkpoint to resume from."""
+    run = store.get_run(run_id)
+    return len(run.epoch_rows) >= 2 and bool(run.checkpoints.get("last"))
