@@ -85,7 +85,7 @@ class SweepStore:
 
     def sweep_runs(self, sweep_id: int) -> list[SweepRunRow]:
         """Every run of the sweep, by trial then id, with what a trial is judged by."""
-        self.get_sweep(sweep_id)
+        check_id(sweep_id)
         with self._read() as s:
             # Per run (correlated), not a GROUP BY over every run's epochs: this is read
             # about once a second by each worker while a sweep is active.
@@ -95,6 +95,9 @@ class SweepStore:
                 select(Run.id, Run.name, Run.status, Run.trial_number, Run.config,
                        Run.best_val_acc, Run.test_acc, min_loss, Run.duration_s)
                 .where(Run.sweep_id == sweep_id).order_by(Run.trial_number, Run.id)).all()
+            # One read, not get_sweep's extra two (settle calls this every second).
+            if not rows and s.get(Sweep, sweep_id) is None:
+                raise SweepNotFound(sweep_id)
         return [SweepRunRow(r.id, r.name, r.status, r.trial_number, dict(r.config),
                             r.best_val_acc, r.test_acc, r.loss, r.duration_s) for r in rows]
 
