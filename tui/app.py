@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import importlib
 from collections.abc import Callable, Iterable
@@ -157,6 +159,14 @@ class CifarTui(App[None]):
         # could never be collected once closed. Unfrozen when the app ends.
         gc.freeze()
         self.prepare_form()
+
+    async def _shutdown(self) -> None:
+        # Textual has no public hook before it stops every widget, and a form stopped
+        # mid-build fails (its selects lose their own labels): a traceback on quit.
+        if self.next_form is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.next_form.built.wait(), 5)
+        await super()._shutdown()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # a process that opens another app (the tests) can collect this one

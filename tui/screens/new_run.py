@@ -9,6 +9,7 @@ refused as `cifar-tui sweep` does (tui/sweep_form.py), and queued with its rows.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,7 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
         self.plan: SweepSpec | None = None  # the sweep the form would queue now
         self.method_auto = False  # the method was set to tpe for a range, not by the user
         self.composed = False  # mounted and filled in
+        self.built = asyncio.Event()  # set with composed: the app waits on it as it quits
         self.shown = False  # on screen at least once
 
     def compose(self) -> ComposeResult:
@@ -112,6 +114,7 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
         if self.collect_first:
             gc.collect()
         self.composed = True
+        self.built.set()
         if self.source_run is not None:
             self._load_source(self.source_run)
 
