@@ -190,17 +190,18 @@ def write_report(store: RunStore, refs: Sequence[str | int], output: str | Path)
     return path
 
 
-def default_report_path(store: RunStore, run_ids: Sequence[int]) -> Path:
+def default_report_path(store: RunStore, refs: Sequence[str | int]) -> Path:
     """Where the TUI's o key writes: in the run's own folder for one run (deleted with it),
     else in the store's reports folder; one HTML page, mailable as it is."""
-    if len(run_ids) == 1:
-        folder = store.run_dir(run_ids[0])
+    if len(refs) == 1 and isinstance(refs[0], int):
+        folder = store.run_dir(refs[0])
         name = "report.html"
     else:
         folder = store.artifact_root / "reports"
-        name = "compare-" + "-".join(str(i) for i in run_ids) + ".html"
-        if len(name) > 120:  # many runs: the first few ids and a count
-            name = f"compare-{'-'.join(map(str, run_ids[:8]))}-and-{len(run_ids) - 8}-more.html"
+        names = [str(ref).replace(":", "") for ref in refs]  # g:12 -> g12: any file system
+        name = "compare-" + "-".join(names) + ".html"
+        if len(name) > 120:  # many runs: the first few and a count
+            name = f"compare-{'-'.join(names[:8])}-and-{len(names) - 8}-more.html"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -209,6 +210,7 @@ def default_report_path(store: RunStore, run_ids: Sequence[int]) -> Path:
     return folder / name
 
 
-def save_report_for(store: RunStore, run_ids: Sequence[int]) -> Path:
-    """The TUI's o key: the HTML report on ``run_ids`` at its default place."""
-    return write_report(store, list(run_ids), default_report_path(store, run_ids))
+def save_report_for(store: RunStore, refs: Sequence[str | int]) -> Path:
+    """The TUI's o key: the HTML report on runs (ids) or seed groups (``g:N``) at its
+    default place."""
+    return write_report(store, list(refs), default_report_path(store, refs))

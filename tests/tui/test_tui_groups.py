@@ -162,3 +162,22 @@ async def test_compare_needs_two_marked_groups(app, grid) -> None:
         await pilot.press("c")
         await until(pilot, lambda: any("two or more groups" in m for m in told(app)))
         assert not isinstance(app.screen, GroupCompareScreen)
+
+
+async def test_o_on_group_compare_writes_a_report_of_the_groups(app, store, grid) -> None:
+    a, b = mates(grid, 0.01, 400), mates(grid, 0.02, 400)
+    refs = [f"g:{a[0].run_id}", f"g:{b[0].run_id}"]
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(GroupCompareScreen(refs))
+        await until(pilot, lambda: bool(app.screen.columns))
+        await pilot.press("o")
+        await until(pilot, lambda: any(m.startswith("Report written to ") for m in told(app)),
+                    seconds=60)
+    (message,) = [m for m in told(app) if m.startswith("Report written to ")]
+    path = store.artifact_root / "reports" / f"compare-g{a[0].run_id}-g{b[0].run_id}.html"
+    assert message == f"Report written to {path}"
+    html = path.read_text()
+    for ref, group in zip(refs, (a, b), strict=True):
+        assert f"{ref} (resnet9, n={len(group)})" in html  # one entry per group, not per run
+        assert " ".join(f"#{r.run_id}" for r in group) in html  # its runs, in its row
+    assert f"from {len(a) + len(b)} run(s)" in html

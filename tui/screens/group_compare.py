@@ -16,6 +16,7 @@ from tui import format as fmt
 from tui.context import context_of
 from tui.jobs import job
 from tui.screens.compare import CompareScreen, config_label, shorten, show
+from tui.screens.run_keys import write_report
 from tui.widgets.chart_options import run_colour, run_rich_colour
 from tui.widgets.chart_pins import load_pins
 from tui.widgets.chart_series import (
@@ -55,6 +56,9 @@ class GroupCompareScreen(CompareScreen):
 
     def first_title(self) -> str:
         return f"Comparing {len(self.refs)} seed groups"
+
+    def action_write_report(self) -> None:
+        write_report(self, self.refs)  # each group as its mean and band, as drawn here
 
     @job("compare-load")
     def load(self) -> None:

@@ -33,20 +33,21 @@ class RunControlScreen(Screen[None]):
         self.app.push_screen(RunLogScreen(self.run_id))
 
 
-def write_report(screen: Screen, run_ids: list[int]) -> None:
-    """o on the detail and compare screens: the runs' HTML report (outputs/report.py), in
-    the run's folder (one run) or the store's reports folder, written in a thread (drawing
-    takes a second or two) and told with its full path."""
+def write_report(screen: Screen, refs: list[int] | list[str]) -> None:
+    """o on the detail and compare screens: the HTML report (outputs/report.py) on runs
+    (ids) or seed groups (``g:N``, each a mean with a band), in the run's folder (one run)
+    or the store's reports folder, written in a thread (drawing takes a second or two) and
+    told with its full path."""
     screen.notify("Writing the report…", timeout=3)
-    _write_report(screen, list(run_ids))
+    _write_report(screen, list(refs))
 
 
 @job("report")
-def _write_report(screen: Screen, run_ids: list[int]) -> None:
+def _write_report(screen: Screen, refs: list[int] | list[str]) -> None:
     from outputs.report import ReportError, save_report_for  # matplotlib only from here
 
     try:
-        path = save_report_for(context_of(screen).store, run_ids)
+        path = save_report_for(context_of(screen).store, refs)
     except ReportError as exc:  # no epochs yet, matplotlib missing: the fix, not a bug
         screen.app.call_from_thread(screen.notify, str(exc), title="No report",
                                     severity="warning", timeout=10, markup=False)
