@@ -11,7 +11,15 @@ import dataclasses
 from collections.abc import Callable
 
 from cli.common import CliError
-from engine.config import FIELDS, PRESETS, ConfigError, FieldSpec, RunConfig, config_from_preset
+from engine.config import (
+    FIELDS,
+    PRESETS,
+    ConfigError,
+    FieldSpec,
+    RunConfig,
+    config_from_preset,
+    parse_field,
+)
 from engine.paths import data_folder_problem, pinned_data_dir
 from engine.sweep_spec import SweepSpec
 
@@ -33,6 +41,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, lists: bool = False) -
     for name in OVERRIDES:
         spec = FIELDS[name]
         text = f"{spec.help} ({', '.join(spec.choices)})" if spec.choices else spec.help
+        if spec.kind is bool and lists:  # --augment, --no-augment, or both: true,false
+            group.add_argument(spec.flag, dest=name, nargs="?", const="true", default=None,
+                               metavar="true,false", help=f"{text}; --no-{spec.flag[2:]} "
+                               "turns it off, true,false queues both")
+            group.add_argument(f"--no-{spec.flag[2:]}", dest=name, action="store_const",
+                               const="false", help=argparse.SUPPRESS)
+            continue
         if spec.kind is bool:
             group.add_argument(spec.flag, dest=name, action=argparse.BooleanOptionalAction,
                                default=None, help=text)
@@ -80,7 +95,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides = {name: getattr(args, name) for name in OVERRIDES}
     for name, value in list(overrides.items()):
         spec = FIELDS[name]
-        if isinstance(value, str) and (spec.kind in (int, float) or spec.choices):
+        if isinstance(value, str) and (spec.kind in (int, float, bool) or spec.choices):
             overrides[name] = value = _one_value(spec, value)  # raw text (queue)
         if value is None:
             del overrides[name]
@@ -101,6 +116,11 @@ def _one_value(spec: FieldSpec, text: str) -> object:
         raise CliError(_one_config_only(spec, text))
     if spec.choices:
         return text
+    if spec.kind is bool:  # true/false, yes/no or on/off, as the form and sweep files
+        try:
+            return parse_field(spec.name, text)
+        except ValueError:
+            raise CliError(f"{spec.flag} must be yes or no, got {text[:40]!r}") from None
     try:
         return _typed(spec)(text)
     except argparse.ArgumentTypeError as exc:

@@ -95,6 +95,28 @@ def test_queue_repeat_runs_the_config_with_seeds_0_to_k_minus_1(cli, db: str) ->
     assert sweep.repeat == 3 and sorted(r.config["seed"] for r in runs) == [0, 1, 2]
 
 
+@pytest.mark.parametrize(("args", "augment"), [
+    (["--augment"], True), (["--no-augment"], False), (["--augment", "false"], False),
+    (["--no-augment", "--augment"], True)], ids=["bare", "no", "false", "last-wins"])
+def test_queue_takes_an_on_off_flag_as_train_does(cli, db: str, args, augment: bool) -> None:
+    code, out, err = cli("queue", *SYN, *args)
+    assert code == 0 and out.startswith("queued run 1"), err
+    assert stored(db)[0] == [] and stored(db)[1][0].config["augment"] is augment
+
+
+def test_queue_with_both_values_of_on_off_flags_queues_their_grid(cli, db: str) -> None:
+    code, out, err = cli("queue", *SYN, "--augment", "true,false", "--tta", "false,true")
+    assert code == 0 and "this sweep makes 4 run(s)" in out, err
+    [sweep], runs = stored(db)
+    assert sorted((r.config["augment"], r.config["tta"]) for r in runs) == [
+        (False, False), (False, True), (True, False), (True, True)]
+
+
+def test_a_bad_on_off_value_is_one_line_exit_2(cli, db: str) -> None:
+    one_line_refusal(cli("queue", *SYN, "--augment", "maybe"), "--augment must be yes or no")
+    assert stored(db) == ([], [])
+
+
 BAD_FILE = {"unknown-param.yaml": "parameters:\n  lr: {values: [0.1, 0.2]}\n",
             "invalid.yaml": "method: grid\nparameters: [unclosed\n"}
 
