@@ -260,9 +260,9 @@ def _print_summary(summary: Any) -> None:
     print(f"{'trial':>5}  {'state':<9} {rec.metric:>9}  {'runs':<12} params")
     for t in summary.trials:
         mark = "*" if summary.best is not None and t.number == summary.best.number else " "
-        value = "-" if t.value is None else _num(t.value)
         runs = ",".join(map(str, t.run_ids)) or "-"
-        print(f"{t.number:>4}{mark}  {t.state:<9} {value:>9}  {runs:<12} {_params(t.params)}")
+        print(f"{t.number:>4}{mark}  {t.state:<9} {t.value_text:>9}  {runs:<12} "
+              f"{_params(t.params)}")
     if summary.importances:
         ranked = sorted(summary.importances.items(), key=lambda kv: -kv[1])
         print("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked))

@@ -136,6 +136,13 @@ def trial_states(study: Any) -> dict[int, tuple[str, float | None, dict[str, Any
             for t in study.get_trials(deepcopy=False)}
 
 
+def pruned_epochs(study: Any) -> dict[int, int]:
+    """Pruned trial number -> the epoch it was stopped at: Optuna keeps that epoch's
+    reported score as a pruned trial's value, not a final one."""
+    return {t.number: t.last_step for t in study.get_trials(deepcopy=False)
+            if t.state.name == "PRUNED" and t.last_step is not None}
+
+
 def stale_trials(study: Any, with_runs: set[int], older_than_s: float) -> list[int]:
     """Running trials that have no runs, asked more than ``older_than_s`` ago: the process
     that asked them died before queueing their runs, so nothing will ever end them."""

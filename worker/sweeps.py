@@ -39,6 +39,14 @@ class TrialRow:
     state: str  # running, complete, pruned, fail or waiting (its runs are all queued)
     run_ids: list[int] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    pruned_at: int | None = None  # the epoch a pruned trial's value was scored at
+
+    @property
+    def value_text(self) -> str:
+        """The value as a table shows it; a pruned trial's with its epoch (0.41@e2)."""
+        if self.value is None:
+            return "-"
+        return f"{self.value:.4g}" + (f"@e{self.pruned_at}" if self.pruned_at is not None else "")
 
 
 @dataclass(frozen=True)
@@ -243,18 +251,19 @@ class PruneJudge:
 
 def summarize(store: RunStore, sweep_id: int) -> SweepSummary:
     """The sweep's trials best first, the best one, best-so-far and (tpe) importances."""
-    from storage.studies import importances, trial_states
+    from storage.studies import importances, pruned_epochs, trial_states
 
     record = store.get_sweep(sweep_id)
     study = study_of(store, record)
     by_trial = _by_trial(store.sweep_runs(sweep_id))
     rows = []
+    pruned_at = pruned_epochs(study)
     for number, (state, value, params) in sorted(trial_states(study).items()):
         runs = by_trial.get(number, [])
         if state == "running" and runs and all(r.status == "queued" for r in runs):
             state = "waiting"
         rows.append(TrialRow(number, params, value, state, [r.run_id for r in runs],
-                             [r.status for r in runs]))
+                             [r.status for r in runs], pruned_at.get(number)))
     sign = -1.0 if record.goal == "max" else 1.0
     complete = [r for r in rows if r.state == "complete" and r.value is not None]
     best = min(complete, key=lambda r: sign * r.value) if complete else None  # type: ignore

@@ -239,6 +239,36 @@ def test_sweep_show_lists_trials_best_first_and_calls_out_the_best(cli, db: str)
     assert shown["sweep"]["status"] == "completed"
 
 
+def test_sweep_show_gives_a_pruned_trial_s_value_with_the_epoch_it_was_scored_at(
+        cli, db: str) -> None:
+    from storage.studies import report
+    from worker.sweeps import settle, study_of
+
+    assert cli("sweep", *SYN, "--max-lr", "0.01,0.02", "--prune")[0] == 0
+    store = RunStore(db)
+    try:
+        first = store.claim_next_run("test-worker").run_id
+        store.record_epoch(first, epoch(1, 0.8))
+        store.finish_run(first, finished(best=0.8))
+        pruned = store.claim_next_run("test-worker").run_id
+        record, number = store.sweep_of_run(pruned)
+        for e, acc in ((1, 0.3), (2, 0.25)):  # as the worker reports each epoch
+            store.record_epoch(pruned, epoch(e, acc))
+            report(study_of(store, record), number, acc, e)
+        store.mark_pruned(pruned)
+        settle(store, log=lambda _line: None)
+    finally:
+        store.close()
+    code, out, err = cli("sweep", "show", "1")
+    assert code == 0, err
+    [row] = [line.split() for line in out.splitlines() if line.split()[1:2] == ["pruned"]]
+    assert row[2:4] == ["0.25@e2", str(pruned)]
+    assert "best: trial 0, val_acc 0.8 " in out  # a pruned trial is never the best
+    shown = json.loads(cli("sweep", "show", "1", "--json")[1])
+    assert [(t["state"], t["pruned_at"]) for t in shown["trials"]] == [
+        ("complete", None), ("pruned", 2)]
+
+
 def test_sweep_show_gives_a_tpe_sweep_s_parameter_importances(cli, db: str) -> None:
     from worker.sweeps import settle
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 POLL_EVERY = 2.0  # seconds at least: each read opens the study and reads every trial
 ACTIVE = ("running", "waiting")
-COLUMNS = (("trial", 5), ("state", 8), ("value", 8), ("runs", 12), ("parameters", None))
+COLUMNS = (("trial", 5), ("state", 8), ("value", 9), ("runs", 12), ("parameters", None))
 
 
 def params_text(params: dict[str, Any]) -> str:
@@ -163,7 +163,7 @@ class SweepScreen(Screen[None]):
         best = summary.best.number if summary.best else None
         rows = tuple(
             (str(t.number), (f"{t.number}*" if t.number == best else str(t.number)), t.state,
-             "" if t.value is None else f"{t.value:.4g}", runs_text(t), params_text(t.params))
+             "" if t.value is None else t.value_text, runs_text(t), params_text(t.params))
             for t in summary.trials)
         if rows == self.shown_rows:
             return
