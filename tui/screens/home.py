@@ -19,11 +19,11 @@ from textual.widgets import DataTable, Input, Select, Static
 from textual.worker import get_current_worker
 
 from engine.config import MODELS
-from storage.errors import RunNotFound
 from storage.records import STATUSES, RunFilter, RunSummary
 from tui import format as fmt
 from tui.context import context_of
 from tui.control import worker_hint
+from tui.home_poll import PollResult, poll_runs
 from tui.jobs import job
 from tui.messages import (
     CancelRequested,
@@ -78,10 +78,7 @@ class HomeScreen(Screen[None]):
 
     @dataclass
     class Polled(Message):
-        runs: list[RunSummary]  # active runs plus any that just stopped being active
-        total: int
-        worker_alive: bool
-        gone: set[int]  # marked runs that no longer exist
+        result: PollResult
 
     @dataclass
     class WorkerChecked(Message):
@@ -237,42 +234,26 @@ class HomeScreen(Screen[None]):
 
     @job("home-poll")
     def _poll(self, was_active: set[int], flt: RunFilter, marked: list[int]) -> None:
-        ctx = context_of(self)
-        ctx.store.reap_lost_runs()  # a run whose process is gone must not show "running"
-        active = ctx.store.list_runs(RunFilter(status=fmt.ACTIVE), limit=500)
-        now_active = {r.id for r in active}
-        stopped = []
-        for run_id in was_active - now_active:
-            try:
-                stopped.append(ctx.store.get_run(run_id))
-            except RunNotFound:
-                continue  # deleted since the last poll: nothing left to show
-        total = ctx.store.count_runs(flt)
-        gone = set()
-        for run_id in marked:
-            try:
-                ctx.store.get_run(run_id)
-            except RunNotFound:
-                gone.add(run_id)
-        self.post_message(self.Polled([*active, *stopped], total, ctx.worker_alive(), gone))
+        self.post_message(self.Polled(poll_runs(context_of(self), was_active, flt, marked)))
 
     @on(Polled)
     def _polled(self, event: Polled) -> None:
+        polled = event.result
         table = self.query_one(RunTable)
         table.now = context_of(self).clock()
-        self.worker_alive = event.worker_alive
-        self.active_ids = {r.id for r in event.runs if r.status in fmt.ACTIVE}
-        self.queued = sum(r.status == "queued" for r in event.runs)
-        table.drop_marks(event.gone)
+        self.worker_alive = polled.worker_alive
+        self.active_ids = {r.id for r in polled.runs if r.status in fmt.ACTIVE}
+        self.queued = sum(r.status == "queued" for r in polled.runs)
+        table.drop_marks(polled.gone)
         table.refresh_times()  # "created" ages and running times move with the clock
-        if self.grouped and (event.total != self.total
-                             or any(r.status not in fmt.ACTIVE for r in event.runs)):
-            self.total = event.total
+        if self.grouped and (polled.total != self.total
+                             or any(r.status not in fmt.ACTIVE for r in polled.runs)):
+            self.total = polled.total
             self.reload()  # a run was added, removed or ended: the groups' figures changed
-        elif event.total != self.total:
+        elif polled.total != self.total:
             self.reload(keep_loaded=True)  # runs were added or removed: the pages are stale
             return
-        for run in event.runs:
+        for run in polled.runs:
             table.update_run(run)
         self._show_status()
 
