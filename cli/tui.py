@@ -10,7 +10,7 @@ def run_tui(args: argparse.Namespace) -> int:
     from storage.errors import StoreError
 
     try:
-        from tui.app import active_counts, make_app
+        from tui.app import make_app
 
         app = make_app(db_url=getattr(args, "db", None))
     except StoreError as exc:
@@ -30,8 +30,10 @@ def run_tui(args: argparse.Namespace) -> int:
     if isinstance(app.ctx.slot.error, StoreError):  # the app quit at once: said after
         print(f"cifar-tui: error: {app.ctx.slot.error}", file=sys.stderr)
         return 2
-    try:
-        counts = active_counts(app.ctx.store)
+    from storage.records import RunFilter
+
+    try:  # said on quit: what the worker keeps doing
+        counts = {s: app.ctx.store.count_runs(RunFilter(status=s)) for s in ("queued", "running")}
     except StoreError:
         return 0
     if counts["queued"] or counts["running"]:

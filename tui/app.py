@@ -8,7 +8,7 @@ import gc
 import importlib
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -399,10 +399,3 @@ def _stop_own_workers(store: RunStore) -> bool:
     mine = [w for w in launcher.all_live_workers() if w.store_id == store.store_id]
     return all([launcher.stop_worker(store.store_id, w.device) for w in mine])
 
-
-def active_counts(store: RunStore) -> dict[Literal["queued", "running"], int]:
-    """How many runs are still queued and running: said on quit."""
-    from storage.records import RunFilter
-
-    statuses = ("queued", "running")
-    return {s: store.count_runs(RunFilter(status=s)) for s in statuses}  # type: ignore[misc]
