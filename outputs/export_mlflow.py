@@ -3,12 +3,16 @@
 Each exported run carries the tags ``cifar_tui.store_id`` and ``cifar_tui.run_id``; a later
 export finds it by them and adds only what is new (steps and epochs past the ones it
 already has, the status, tags and notes), so exporting again never duplicates a run.
+A run resumed from a checkpoint rewrites the epochs and steps after it; when ones already
+exported changed (``cifar_tui.history``, a digest of what was sent, tells), the MLflow run
+is replaced, since MLflow can only add values to a step, never change them.
 MLflow's logging and warnings are kept off the terminal; its errors become one line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import warnings
@@ -30,6 +34,7 @@ from outputs.export_tables import (
 
 STORE_TAG = "cifar_tui.store_id"
 RUN_TAG = "cifar_tui.run_id"
+HISTORY_TAG = "cifar_tui.history"  # digest of the epochs and steps sent, to spot rewrites
 TAGS_TAG = "cifar_tui.tags"  # the run's tags, each also a tag of its own (value "true")
 # Tags a run has only while it has the thing: an export deletes them when it is gone.
 OPTIONAL_TAGS = ("mlflow.note.content", "mlflow.source.git.commit", "cifar_tui.error")
@@ -171,6 +176,13 @@ class RunLogger:
         d = self.run.detail
         wanted = {**ident, **self._tags()}
         before = dict(self.existing.data.tags) if self.existing is not None else {}
+        replaced = self.existing is not None and self._rewritten(before)
+        if replaced:
+            self.client.delete_run(self.existing.info.run_id)
+            self.warnings.append(f"run {d.id}: epochs or steps exported before were rewritten "
+                                 "since (it resumed from a checkpoint); its MLflow run was "
+                                 "replaced")
+            self.existing, before = None, {}
         stale = [k for k in (*_split(before.get(TAGS_TAG, "")), *OPTIONAL_TAGS)
                  if k in before and k not in wanted]  # a tag removed, a note cleared
         if self.existing is None:
@@ -192,7 +204,7 @@ class RunLogger:
         for path in uploads:
             self.client.log_artifact(run_id, str(path), artifact_path="checkpoints")
         self._set_status(run_id)
-        return "created" if self.existing is None else "updated"
+        return "created" if self.existing is None and not replaced else "updated"
 
     def _tags(self) -> dict[str, str]:
         d = self.run.detail
@@ -201,6 +213,7 @@ class RunLogger:
             "cifar_tui.status": d.status, "cifar_tui.device": d.device or "",
             "cifar_tui.host": d.host or "", "cifar_tui.last_step": str(self._last_step()),
             "cifar_tui.last_epoch": str(max((e.epoch for e in d.epoch_rows), default=0)),
+            HISTORY_TAG: self._digest(),
             TAGS_TAG: ", ".join(_tag_key(t) for t in d.tags),
             **{_tag_key(t): "true" for t in d.tags},
         }
@@ -211,6 +224,23 @@ class RunLogger:
         if d.error:
             tags["cifar_tui.error"] = first_line(d.error, 4000)
         return tags
+
+    def _rewritten(self, before: dict[str, str]) -> bool:
+        """Whether the epochs and steps an earlier export sent differ from the store's now;
+        an export made before this tag existed cannot tell, and is trusted."""
+        sent = before.get(HISTORY_TAG)
+        return sent is not None and sent != self._digest(
+            int(before.get("cifar_tui.last_epoch", "0") or 0),
+            int(before.get("cifar_tui.last_step", "0") or 0))
+
+    def _digest(self, upto_epoch: int | None = None, upto_step: int | None = None) -> str:
+        """The epoch and step scalars (up to the given epoch and step), as one digest."""
+        digest = hashlib.sha256()
+        for tag, value, step, _ in scalars(self.run):
+            upto = upto_epoch if tag.startswith("epoch/") else upto_step
+            if upto is None or step <= upto:
+                digest.update(f"{tag}:{step}:{value!r};".encode())
+        return digest.hexdigest()[:16]
 
     def _last_step(self) -> int:
         return max((s.step for s in self.run.steps), default=0)

@@ -3,6 +3,7 @@ tracking store; a second export updates the runs it made instead of adding new o
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,31 @@ def test_a_second_export_updates_its_runs_and_a_third_changes_nothing(
     assert history(uri, live, "step/loss") == [  # each step once
         (s.step, s.loss, round(s.wall_time * 1000)) for s in stored_steps]
     assert not {"keeper", "mlflow.note.content"} & set(runs["done"].data.tags)
+    assert main(argv) == 0
+    assert capsys.readouterr().err.endswith(": 0 created, 0 updated, 2 unchanged\n")
+
+
+def test_steps_rewritten_by_a_resume_replace_the_mlflow_run_instead_of_mixing_in(
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    argv = ["export", "--format", "mlflow", "--mlflow-uri", uri, "--db", db]
+    assert main(argv) == 0
+    capsys.readouterr()
+    first_id = mlflow_runs(uri)["live"].info.run_id
+    with RunStore(db) as store:
+        # The live run resumed from a checkpoint taken before its first step: it replays
+        # steps 1-2 with other losses, then goes on.
+        replayed = [dataclasses.replace(s, loss=s.loss + 1.0) for s in steps(1, range(1, 4))]
+        store.append_steps(2, replayed)
+        stored_steps = store.get_steps(2)
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "run 2: epochs or steps exported before were rewritten since" in err
+    assert err.endswith(": 0 created, 1 updated, 1 unchanged\n")
+    runs = mlflow_runs(uri)
+    assert sorted(runs) == ["done", "live"] and runs["live"].info.run_id != first_id
+    assert history(uri, runs["live"], "step/loss") == [  # the store's values, each step once
+        (s.step, s.loss, round(s.wall_time * 1000)) for s in stored_steps]
     assert main(argv) == 0
     assert capsys.readouterr().err.endswith(": 0 created, 0 updated, 2 unchanged\n")
 
