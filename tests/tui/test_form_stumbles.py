@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.tui_seed import settle
+from support.tui_seed import settle, until
 from textual.widgets import Checkbox, Input, Select, Static
 
 from engine.config import validate_field
@@ -250,7 +250,6 @@ async def test_dataset_dropdown_stays_above_the_footer_at_80x24(app) -> None:
         dataset.focus()
         await pilot.pause()
         await pilot.press("enter")
-        await pilot.pause(0.2)
         overlay = dataset.query_one(SelectOverlay)
-        assert overlay.display
+        await until(pilot, lambda: overlay.display and overlay.region.height > 0)
         assert overlay.region.bottom <= form.query_one(Footer).region.y

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from support.tui_seed import NOW, settle, table_ids
+from support.tui_seed import NOW, settle, table_ids, until
 
 from engine.config import config_from_preset
 from tui.app import make_app
@@ -135,10 +135,8 @@ async def test_no_worker_is_not_said_before_the_launcher_answers(store, worker_s
     app = make_app(store=store, poll_interval=None, clock=lambda: NOW,
                    start_worker=worker_starts, worker_alive=slow_alive)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(5):
-            await pilot.pause(0.05)
-        assert status_line(app).startswith("1 run")
-        assert status_line(app).endswith("checking worker…")
+        await until(pilot, lambda: status_line(app).startswith("1 run"))
+        assert status_line(app).endswith("checking worker…")  # the launcher has not answered
         answer.set()
         await settle(pilot)
         assert "worker alive" in status_line(app)
