@@ -72,3 +72,8 @@ def planned_lr(schedule: str, max_lr: float, pct_start: float, total_steps: int,
     else:
         ys = [one_cycle(step, total_steps, max_lr, pct_start) for step in steps]
     return [s + 1 for s in steps], ys  # the engine counts steps from 1
+
+
+def settings_differ(count: int) -> str:
+    """The compare screens' count: "1 setting differs", "3 settings differ"."""
+    return f"{count} setting differs" if count == 1 else f"{count} settings differ"

@@ -8,6 +8,7 @@ from support.clock import FixedTime
 from support.tui_seed import LONG_DATA_DIR, seed_exploded, settle
 from textual.widgets import DataTable
 
+from engine.config import config_from_preset
 from storage.runs import RunStore
 from tui.app import CifarTui
 from tui.screens.compare import MAX_CELL, CompareScreen, shorten
@@ -47,6 +48,16 @@ async def test_settings_count_equals_the_setting_rows_listed(app, exploded) -> N
         # The config's `name` differs too, but it is the column header, not a row.
         assert sorted(listed) == ["config:data_dir", "config:max_lr"]
         assert f"{len(listed)} settings differ" in title_of(screen)
+
+
+async def test_one_differing_setting_is_counted_in_the_singular(app, store: RunStore) -> None:
+    ids = [store.create_run(config_from_preset("seed", dataset="synthetic", max_lr=lr))
+           for lr in (0.01, 0.02)]
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(app, pilot, ids)
+        title = title_of(screen)
+    assert "Comparing 2 runs · 1 setting differs (highlighted)" in title
+    assert "1 settings" not in title
 
 
 async def test_the_two_device_rows_are_labelled_apart(app, seeded) -> None:

@@ -189,9 +189,9 @@ class CompareScreen(Screen[None]):
             self._add_config_row(table, key, differs)
         hidden = len(keys) - shown
         title = (f"Comparing {len(comparison.runs)} runs · "
-                 f"{len(differing)} settings differ (highlighted)")
+                 f"{fmt.settings_differ(len(differing))} (highlighted)")
         if hidden:
-            title += f" · {hidden} equal settings hidden (a shows all)"
+            title += f" · {hidden} equal setting{'' if hidden == 1 else 's'} hidden (a shows all)"
         if pinned := [f"#{r.id}" for r in comparison.runs if r.id in self.pins]:
             title += f" · * pinned: {' '.join(pinned)}"
         self.query_one("#compare-title", Static).update(title)

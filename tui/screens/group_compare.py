@@ -93,7 +93,7 @@ class GroupCompareScreen(CompareScreen):
                 self._add_setting_row(table, key, key in diff)
         hidden = 0 if self.show_all else len(keys) - len(diff)
         title = (f"Comparing {len(self.columns)} seed groups · mean ± sample std over seeds · "
-                 f"{len(diff)} settings differ")
+                 f"{fmt.settings_differ(len(diff))}")
         if hidden:
             title += f" · {hidden} equal hidden (a shows all)"
         self.query_one("#compare-title", Static).update(title)
