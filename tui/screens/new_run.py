@@ -107,14 +107,16 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
         yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.fill(config_from_preset("seed"))
-        if self.source_run is None:
-            self._fill_remembered()
-        self.query_one("#f-name", Input).focus()
-        if self.collect_first:
-            gc.collect()
-        self.composed = True
-        self.built.set()
+        try:
+            self.fill(config_from_preset("seed"))
+            if self.source_run is None:
+                self._fill_remembered()
+            self.query_one("#f-name", Input).focus()
+            if self.collect_first:
+                gc.collect()
+            self.composed = True
+        finally:
+            self.built.set()  # failed or not: an app quitting waits on it
         if self.source_run is not None:
             self._load_source(self.source_run)
 
