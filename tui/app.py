@@ -157,6 +157,8 @@ class CifarTui(App[None]):
         # a run streams: the p95 of the keys). Frozen, they are skipped; whatever is made
         # from now on is still collected. Before the first form is built: frozen, a form
         # could never be collected once closed. Unfrozen when the app ends.
+        if not self.is_running:
+            return  # quitting already: unmounted, nothing would unfreeze it
         gc.freeze()
         self.prepare_form()
 
