@@ -400,4 +400,3 @@ def _stop_own_workers(store: RunStore) -> bool:
     """Stop this store's workers on every device (as `worker --stop`); never another's."""
     mine = [w for w in launcher.all_live_workers() if w.store_id == store.store_id]
     return all([launcher.stop_worker(store.store_id, w.device) for w in mine])
-
