@@ -22,7 +22,7 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
                 f"expected a whole number, got {text[:40]!r}") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                f"expected a whole number from {low} to {high:_}, got {text[:40]}")
+                f"expected a whole number from {low} to {high}, got {text[:40]}")
         return value
 
     return parse

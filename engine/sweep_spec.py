@@ -154,7 +154,8 @@ def parse_field_values(name: str, text: str) -> tuple[str, Any]:
 def _distinct(spec: FieldSpec, values: tuple[Any, ...]) -> tuple[Any, ...]:
     for i, v in enumerate(values):
         if v in values[:i]:
-            raise SweepSpecError(f"{spec.flag} lists {v!r} twice; give each value once")
+            shown = str(v).lower() if isinstance(v, bool) else repr(v)  # as typed: true
+            raise SweepSpecError(f"{spec.flag} lists {shown} twice; give each value once")
     return values
 
 

@@ -112,8 +112,11 @@ def test_queue_with_both_values_of_on_off_flags_queues_their_grid(cli, db: str) 
         (False, False), (False, True), (True, False), (True, True)]
 
 
-def test_a_bad_on_off_value_is_one_line_exit_2(cli, db: str) -> None:
-    one_line_refusal(cli("queue", *SYN, "--augment", "maybe"), "--augment must be yes or no")
+@pytest.mark.parametrize(("value", "words"), [
+    ("maybe", "--augment must be yes or no"),
+    ("true,false,true", "--augment lists true twice")])
+def test_a_bad_on_off_value_is_one_line_exit_2(cli, db: str, value: str, words: str) -> None:
+    one_line_refusal(cli("queue", *SYN, "--augment", value), words)
     assert stored(db) == ([], [])
 
 
