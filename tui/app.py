@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import importlib
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -163,11 +163,13 @@ class CifarTui(App[None]):
         self.prepare_form()
 
     async def _shutdown(self) -> None:
-        # Textual has no public hook before it stops every widget, and a form stopped
-        # mid-build fails (its selects lose their own labels): a traceback on quit.
-        if self.next_form is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.next_form.built.wait(), 5)
+        # Textual has no public hook before it stops every widget, and a screen stopped
+        # while still being composed fails (its on_mount or a resize finds its children
+        # missing): a traceback on quit. Let such screens, and the form built ahead, finish.
+        building = [*self.screen_stack, *([self.next_form] if self.next_form else [])]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not all(s.is_mounted for s in building):
+            await asyncio.sleep(0.01)
         await super()._shutdown()
 
     def on_unmount(self) -> None:

@@ -9,7 +9,6 @@ refused as `cifar-tui sweep` does (tui/sweep_form.py), and queued with its rows.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +84,6 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
         self.plan: SweepSpec | None = None  # the sweep the form would queue now
         self.method_auto = False  # the method was set to tpe for a range, not by the user
         self.composed = False  # mounted and filled in
-        self.built = asyncio.Event()  # set with composed: the app waits on it as it quits
         self.shown = False  # on screen at least once
 
     def compose(self) -> ComposeResult:
@@ -107,16 +105,13 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
         yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
-        try:
-            self.fill(config_from_preset("seed"))
-            if self.source_run is None:
-                self._fill_remembered()
-            self.query_one("#f-name", Input).focus()
-            if self.collect_first:
-                gc.collect()
-            self.composed = True
-        finally:
-            self.built.set()  # failed or not: an app quitting waits on it
+        self.fill(config_from_preset("seed"))
+        if self.source_run is None:
+            self._fill_remembered()
+        self.query_one("#f-name", Input).focus()
+        if self.collect_first:
+            gc.collect()
+        self.composed = True
         if self.source_run is not None:
             self._load_source(self.source_run)
 
