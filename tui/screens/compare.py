@@ -105,6 +105,7 @@ class CompareScreen(Screen[None]):
         Binding("o", "write_report", "Write an HTML report (plots, results, settings)",
                 show=False),
     ]
+    FOOTER_IF_ROOM = {"write_report": "Report", "next_zoom": "Zoom"}  # as wide allows
 
     @dataclass
     class Loaded(Message):

@@ -143,6 +143,8 @@ class RunDetailScreen(RunControlScreen):
         Binding("e", "edit_notes", "Notes"),
         Binding("t", "edit_tags", "Tags"),
     ]
+    FOOTER_IF_ROOM = {"write_report": "Report", "run_log": "Log", "resume_run": "Resume",
+                      "delete_run": "Delete", "app.workers": "Workers"}  # as wide allows
 
     @dataclass
     class Loaded(Message):

@@ -68,6 +68,9 @@ class HomeScreen(Screen[None]):
         Binding("slash", "search", "Search", key_display="/", show=False),
         Binding("escape", "focus_table", "Back to the table", show=False),
     ]
+    # Shown in the footer, in this order, while the terminal is wide enough (KeysFooter).
+    FOOTER_IF_ROOM = {"app.sweeps": "Sweeps", "toggle_groups": "Groups",
+                      "app.workers": "Workers", "resume_run": "Resume", "delete_run": "Delete"}
 
     @dataclass
     class PageLoaded(Message):
