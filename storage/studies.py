@@ -132,14 +132,22 @@ def report(study: Any, number: int, value: float, epoch: int) -> bool:
 
 def trial_states(study: Any) -> dict[int, tuple[str, float | None, dict[str, Any]]]:
     """Trial number -> (state, value, params); states in lower case."""
-    return {t.number: (t.state.name.lower(), t.value, dict(t.params))
-            for t in study.get_trials(deepcopy=False)}
+    return states_of(trials_of(study))
 
 
-def pruned_epochs(study: Any) -> dict[int, int]:
+def trials_of(study: Any) -> list[Any]:
+    """The study's trials, read once for ``states_of`` and ``pruned_epochs`` alike."""
+    return study.get_trials(deepcopy=False)
+
+
+def states_of(trials: list[Any]) -> dict[int, tuple[str, float | None, dict[str, Any]]]:
+    return {t.number: (t.state.name.lower(), t.value, dict(t.params)) for t in trials}
+
+
+def pruned_epochs(trials: list[Any]) -> dict[int, int]:
     """Pruned trial number -> the epoch it was stopped at: Optuna keeps that epoch's
     reported score as a pruned trial's value, not a final one."""
-    return {t.number: t.last_step for t in study.get_trials(deepcopy=False)
+    return {t.number: t.last_step for t in trials
             if t.state.name == "PRUNED" and t.last_step is not None}
 
 

@@ -251,14 +251,15 @@ class PruneJudge:
 
 def summarize(store: RunStore, sweep_id: int) -> SweepSummary:
     """The sweep's trials best first, the best one, best-so-far and (tpe) importances."""
-    from storage.studies import importances, pruned_epochs, trial_states
+    from storage.studies import importances, pruned_epochs, states_of, trials_of
 
     record = store.get_sweep(sweep_id)
     study = study_of(store, record)
     by_trial = _by_trial(store.sweep_runs(sweep_id))
     rows = []
-    pruned_at = pruned_epochs(study)
-    for number, (state, value, params) in sorted(trial_states(study).items()):
+    trials = trials_of(study)  # one read for the states and the pruned trials' epochs
+    pruned_at = pruned_epochs(trials)
+    for number, (state, value, params) in sorted(states_of(trials).items()):
         runs = by_trial.get(number, [])
         if state == "running" and runs and all(r.status == "queued" for r in runs):
             state = "waiting"
