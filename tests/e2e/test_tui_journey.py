@@ -143,7 +143,7 @@ async def test_a_new_user_does_everything_from_the_tui_at_80x24(tmp_path: Path) 
             await until(pilot, lambda: any("Stopped this store's worker" in m
                                            for m in told(app)), 60)
             assert launcher.any_live_worker(store.store_id) is None
-            assert not any(row.mine for row in app.screen.rows)
+            await until(pilot, lambda: not any(row.mine for row in app.screen.rows))
             await pilot.press("s")
             await until(pilot, lambda: any("Started this store's worker" in m
                                            for m in told(app)), 60)

@@ -209,3 +209,23 @@ async def test_home_says_queued_runs_wait_with_no_worker(app, store, seeded) -> 
         await settle(pilot)
         status = str(app.screen.query_one("#home-status", Static).content)
         assert "1 queued, no worker: press w" in status
+
+
+async def test_a_poll_read_before_a_stop_does_not_bring_the_stopped_worker_back(
+        app, store, seeded, workers) -> None:
+    workers.add(store.store_id, "auto", 4242, ["worker started"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        screen = app.screen
+        assert "this store | auto | 4242" in panel_text(app)
+        poll_begun_before_the_stop = screen.read_rows()  # its thread is still reading
+        await pilot.press("x", "y")
+        await settle(pilot)
+        assert told(app)[-1] == "Stopped this store's worker (pid 4242)."
+        assert "No worker is running" in panel_text(app)
+        screen.post_message(poll_begun_before_the_stop)  # ...and it lands last
+        await settle(pilot)
+        assert "No worker is running" in panel_text(app)
+        assert "4242" not in panel_text(app)

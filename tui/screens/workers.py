@@ -4,6 +4,7 @@ memory (NVML), and the tail of its log; start and stop this store's worker."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,10 +101,13 @@ class WorkersScreen(ModalScreen[None]):
     @dataclass
     class Loaded(Message):
         rows: list[WorkerRow]
+        read: int  # which read: a poll begun before a stop must not bring its worker back
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[WorkerRow] = []
+        self.reads = itertools.count(1)  # next() is atomic: the jobs' threads share it
+        self.shown_read = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="workers"):
@@ -126,14 +130,22 @@ class WorkersScreen(ModalScreen[None]):
     def load(self) -> None:
         self._load()
 
+    def read_rows(self) -> Loaded:
+        """Read the workers now; the message knows it was read after every earlier one."""
+        read = next(self.reads)
+        return self.Loaded(gather_rows(context_of(self)), read)
+
     @job("workers-load")
     def _load(self) -> None:
-        rows = gather_rows(context_of(self))
+        loaded = self.read_rows()
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(rows))
+            self.post_message(loaded)
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
+        if event.read < self.shown_read:
+            return  # a newer read is already shown
+        self.shown_read = event.read
         self.rows = event.rows
         table = self.query_one(DataTable)
         keep = table.cursor_row
@@ -183,10 +195,10 @@ class WorkersScreen(ModalScreen[None]):
     def _start(self) -> None:
         ctx = context_of(self)
         pid = ctx.start_worker(ctx.store.url)
+        self.post_message(self.read_rows())
+        self.app.post_message(WorkersChanged())
         self.app.call_from_thread(self.notify, f"Started this store's worker (pid {pid}, "
                                                "device auto).")
-        self.app.post_message(WorkersChanged())
-        self.post_message(self.Loaded(gather_rows(ctx)))
 
     def action_stop(self) -> None:
         own = self._own()
@@ -210,7 +222,7 @@ class WorkersScreen(ModalScreen[None]):
         stopped = ctx.stop_worker()
         words = (f"Stopped this store's worker (pid {pid})." if stopped
                  else f"The worker (pid {pid}) did not stop within 30 s; see its log.")
+        self.post_message(self.read_rows())
+        self.app.post_message(WorkersChanged())
         self.app.call_from_thread(self.notify, words, severity="information" if stopped
                                   else "error")
-        self.app.post_message(WorkersChanged())
-        self.post_message(self.Loaded(gather_rows(ctx)))
