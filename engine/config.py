@@ -131,7 +131,7 @@ class RunConfig:
     limit_train: int | None = setting(None, "train on the first N images of the training split",
                                       ge=1, le=100_000, section="data")
     augment: bool = setting(True, "random crop + flip (default on)", section="data")
-    tta: bool = setting(False, "average with the flipped image at evaluation",
+    tta: bool = setting(False, "average with the flipped image in eval",
                         label="test-time aug", section="data")
     device: str = setting("auto", "auto, cpu, cuda or cuda:N", rule=_device_problem,
                           section="system")

@@ -70,6 +70,7 @@ class CifarTui(App[None]):
         self.run_watch = RunWatch()
         self.next_form: NewRunScreen | None = None  # composed ahead: `n` only shows it
         self.forms_built = 0
+        self.quitting = False  # _shutdown began: build nothing more
 
     def on_mount(self) -> None:
         self._await_store()
@@ -157,7 +158,7 @@ class CifarTui(App[None]):
         # a run streams: the p95 of the keys). Frozen, they are skipped; whatever is made
         # from now on is still collected. Before the first form is built: frozen, a form
         # could never be collected once closed. Unfrozen when the app ends.
-        if not self.is_running:
+        if not self.is_running or self.quitting:
             return  # quitting already: unmounted, nothing would unfreeze it
         gc.freeze()
         self.prepare_form()
@@ -166,11 +167,14 @@ class CifarTui(App[None]):
         # Textual has no public hook before it stops every widget, and a screen stopped
         # while still being composed fails (its on_mount or a resize finds its children
         # missing): a traceback on quit. Let such screens, and the form built ahead, finish.
-        building = [*self.screen_stack, *([self.next_form] if self.next_form else [])]
+        self.quitting = True  # no form is begun from now on (prepare_form)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not all(s.is_mounted for s in building):
+        while time.monotonic() < deadline and not all(s.is_mounted for s in self._building()):
             await asyncio.sleep(0.01)
         await super()._shutdown()
+
+    def _building(self) -> list[Screen]:
+        return [*self.screen_stack, *([self.next_form] if self.next_form else [])]
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # a process that opens another app (the tests) can collect this one
@@ -179,7 +183,7 @@ class CifarTui(App[None]):
         """Compose and mount the next new-run form off screen, while the user looks at the
         runs: its ~150 widgets take about half a second to build here, showing it ~0.1 s.
         Each form is used once (popped, it is removed), so each open starts fresh."""
-        if self.next_form is not None or not self.is_running:
+        if self.next_form is not None or not self.is_running or self.quitting:
             return
         from tui.screens.new_run import NewRunScreen
 
@@ -393,12 +397,7 @@ def make_app(
         worker_alive=worker_alive or (
             lambda: launcher.any_live_worker(slot.get().store_id) is not None),
         live_workers=live_workers or launcher.all_live_workers,
-        stop_worker=stop_worker or (lambda: _stop_own_workers(slot.get())),
+        stop_worker=stop_worker or (lambda: launcher.stop_store_workers(slot.get().store_id)),
     )
     return CifarTui(ctx)
 
-
-def _stop_own_workers(store: RunStore) -> bool:
-    """Stop this store's workers on every device (as `worker --stop`); never another's."""
-    mine = [w for w in launcher.all_live_workers() if w.store_id == store.store_id]
-    return all([launcher.stop_worker(store.store_id, w.device) for w in mine])

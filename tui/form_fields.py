@@ -22,6 +22,7 @@ ROWS: tuple[FieldSpec, ...] = tuple(
 TEXT_ROWS = tuple(spec.name for spec in ROWS if spec.kind is not bool)
 TAGS = "tags"  # a queue option like `cifar-tui queue --tag`, not a RunConfig field
 NO_PRESET = "none"
+BOTH = "both-"  # the id prefix of an on/off field's "both" box
 
 
 def as_text(value: Any) -> str:
@@ -42,6 +43,11 @@ def parse_tags(text: str) -> list[str]:
     return tags
 
 
+def both_entry(name: str, both: bool, value: bool) -> tuple[str, Any]:
+    """An on/off field's entry: on and off (as `--augment true,false`) or its one value."""
+    return ("values", (True, False)) if both else ("value", value)
+
+
 def choice_options(spec: FieldSpec) -> list[tuple[str, str]]:
     """The choices, then every list of two or more of them (``adam,sgd``): a sweep."""
     singles = [(c, c) for c in spec.choices]
@@ -58,6 +64,10 @@ def field_row(spec: FieldSpec) -> ComposeResult:
         if spec.kind is bool:
             # The help's first clause: the CLI's "(default on)"-style asides do not fit 80 columns.
             yield Checkbox(spec.help.split(" (")[0], id=f"f-{spec.name}", compact=True)
+            # Both values, a sweep (the CLI's --augment true,false): a list in a checkbox.
+            box = Checkbox("both", id=f"{BOTH}{spec.name}", classes="both", compact=True)
+            box.tooltip = "queue it on and off: a sweep"
+            yield box
         elif spec.choices:
             yield Select(choice_options(spec), allow_blank=False, id=f"f-{spec.name}",
                          compact=True)

@@ -4,7 +4,8 @@ A field may hold what `cifar-tui queue`/`sweep` take on the command line: one va
 list (``0.005,0.01,0.02``, ``adam,sgd``) or a range (``1e-3:1e-1:log``). Every text goes
 through ``engine.sweep_spec``, so the form refuses a sweep in the CLI's own words and
 queues the same ``SweepSpec`` the CLI would. A choice field offers its lists as extra
-options of its select (tui/form_fields.py). Checkboxes stay one value.
+options of its select (tui/form_fields.py); an on/off field's "both" box queues it on
+and off.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from engine.sweep_spec import (
 )
 from tui import form_memory
 from tui.context import context_of
-from tui.form_fields import NO_PRESET, ROWS
+from tui.form_fields import BOTH, NO_PRESET, ROWS, both_entry
 from tui.jobs import job
 from tui.messages import RunChanged, WorkersChanged
 from tui.screens.confirm import ConfirmDialog
@@ -146,7 +147,8 @@ def sweep_box() -> ComposeResult:
 
 def sweep_rows(method: str) -> ComposeResult:
     """The sweep's own settings, two to a row, so they take six lines at 80x24."""
-    yield Static("Sweep: a list or a range in any field above makes one", id="sweep-title")
+    yield Static("Sweep: a list or a range in a field above, or a both box, makes one",
+                 id="sweep-title")
     with Horizontal(classes="field sweep-pair"):
         yield Label("method", classes="field-label")
         yield Select([(m, m) for m in METHODS], value=method, allow_blank=False,
@@ -264,7 +266,10 @@ class SweepForm:
         entries = dict(self.entries)
         for spec in ROWS:
             if spec.kind is bool:
-                entries[spec.name] = ("value", self.query_one(f"#f-{spec.name}", Checkbox).value)
+                box = self.query_one(f"#{BOTH}{spec.name}", Checkbox)
+                both = box.value and not box.disabled  # nesterov's, for adam: no sweep
+                value = self.query_one(f"#f-{spec.name}", Checkbox).value
+                entries[spec.name] = both_entry(spec.name, both, value)
         preset = self.query_one("#preset", Select).value
         return sweep_spec(entries, None if preset == NO_PRESET else str(preset),
                              options, entries.get("name", ("value", None))[1],

@@ -270,3 +270,10 @@ def stop_worker(store_id: str, device: str, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def stop_store_workers(store_id: str) -> bool:
+    """Stop this store's workers on every device (as `worker --stop`), each process once;
+    never another store's. False when one did not stop in time."""
+    one_device_each = {w.pid: w.device for w in all_live_workers() if w.store_id == store_id}
+    return all([stop_worker(store_id, device) for device in one_device_each.values()])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,21 @@ def test_worker_refuses_a_device_it_does_not_have(device: str, words: str) -> No
     assert words in proc.stderr and proc.stderr.count("\n") == 1 and proc.stdout == ""
     assert RunStore().get_run(1).status == "queued"  # nothing claimed
     assert launcher.all_live_workers() == []
+
+
+def test_the_tui_s_stop_stops_each_of_its_store_s_worker_processes_once_and_no_other(
+        tmp_path: Path, procs: list) -> None:
+    a, b = dbs(tmp_path)
+    with RunStore(a) as store_a, RunStore(b) as store_b:
+        a_id, b_id = store_a.store_id, store_b.store_id
+    two_devices = start_worker("--devices", "cpu:0,cpu:1", "--db", a, log=tmp_path / "a.log")
+    other = start_worker("--device", "cpu", "--db", b, log=tmp_path / "b.log")
+    procs.extend([two_devices, other])
+    for store_id, device in ((a_id, "cpu:0"), (a_id, "cpu:1"), (b_id, "cpu")):
+        wait_for(partial(launcher.live_worker, store_id, device), what=f"{device}'s worker")
+    assert launcher.stop_store_workers(a_id)
+    assert two_devices.wait(timeout=30) == 0
+    assert [w.store_id for w in launcher.all_live_workers()] == [b_id]
+    assert other.poll() is None
+    assert launcher.stop_store_workers(b_id) and other.wait(timeout=30) == 0
+    assert launcher.stop_store_workers(b_id), "nothing left to stop is not a failure"

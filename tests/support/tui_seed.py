@@ -138,10 +138,26 @@ def told(app) -> list[str]:  # noqa: ANN001
 
 
 async def settle(pilot, rounds: int = 3) -> None:  # noqa: ANN001
-    """Let workers finish and their messages land (a message may start another worker)."""
+    """Let workers finish and their messages land (a message may start another worker),
+    and the screen's tables measure what was added to them."""
     for _ in range(rounds):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+    deadline = time.monotonic() + 10
+    while tables_unmeasured(pilot.app) and time.monotonic() < deadline:
+        await pilot.pause(0.01)
+
+
+def tables_unmeasured(app) -> bool:  # noqa: ANN001
+    """A DataTable sizes its new rows and columns on its next Idle event (Textual's
+    DataTable._on_idle), which can come after ``pause()`` on a loaded machine: a snapshot
+    then caught the compare table's label column at width 0. Private attributes, read
+    with defaults, so a Textual that renames them only loses this wait."""
+    from textual.widgets import DataTable
+
+    return any(getattr(t, "_new_rows", None) or getattr(t, "_updated_cells", None)
+               or getattr(t, "_require_update_dimensions", False)
+               for t in app.screen.query(DataTable))
 
 
 def table_ids(app) -> list[int]:  # noqa: ANN001

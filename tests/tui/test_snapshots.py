@@ -68,7 +68,7 @@ def test_compare_log_loss_snapshot(snap_compare, app, store, store_clock, size) 
 
     async def run_before(pilot) -> None:  # noqa: ANN001
         await settle(pilot)
-        pilot.app.push_screen(CompareScreen(list(ids.values())))
+        await pilot.app.push_screen(CompareScreen(list(ids.values())))
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

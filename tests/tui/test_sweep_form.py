@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from support.tui_seed import settle, told, until
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from engine.sweep_spec import SweepSpecError, parse_field_values
 from tui.screens.confirm import ConfirmDialog
@@ -153,3 +153,80 @@ async def test_more_than_100_runs_asks_first_and_no_queues_nothing(app, store) -
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, HomeScreen))
         assert store.count_runs() == 108 and len(store.list_sweeps()) == 1
+
+
+async def tick(pilot, form: NewRunScreen, box_id: str) -> None:  # noqa: ANN001
+    """Focus a checkbox and press space on it, as a user would."""
+    form.query_one(box_id, Checkbox).focus()
+    await pilot.press("space")
+    await pilot.pause()
+
+
+async def test_an_on_off_field_s_both_box_sweeps_it_on_and_off_as_the_cli_s_true_false(
+        app, store) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        augment = form.query_one("#f-augment", Checkbox)
+        assert augment.value and not augment.disabled
+        await tick(pilot, form, "#both-augment")
+        assert augment.disabled, "its own box greys out: both values queue"
+        assert "this queues 2 runs (grid: 2 points)" in summary(form)
+        assert str(form.query_one("#queue", Button).label) == "Queue sweep  ^s"
+        await type_into(pilot, form, "#f-max_lr", "0.005,0.01")
+        assert "this queues 4 runs (grid: 4 points)" in summary(form)
+        # Unticked, it is one value again: only max_lr's list is left.
+        await tick(pilot, form, "#both-augment")
+        assert not augment.disabled and "this queues 2 runs" in summary(form)
+        await tick(pilot, form, "#both-augment")
+        form.query_one("#f-name", Input).value = "aug"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        [sweep] = store.list_sweeps()
+        runs = store.sweep_runs(sweep.id)
+        assert sorted((r.config["max_lr"], r.config["augment"]) for r in runs) == [
+            (0.005, False), (0.005, True), (0.01, False), (0.01, True)]
+        # The same sweep as `cifar-tui queue --max-lr 0.005,0.01 --augment true,false`.
+        assert sweep.spec["values"]["augment"] == [True, False]
+
+
+async def test_nesterov_s_both_box_greys_out_and_sweeps_nothing_unless_the_optimizer_is_sgd(
+        app, store) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        form.query_one("#f-optimizer", Select).value = "sgd"
+        await pilot.pause()
+        await tick(pilot, form, "#both-nesterov")
+        assert "this queues 2 runs (grid: 2 points)" in summary(form)
+        form.query_one("#f-optimizer", Select).value = "adam"
+        await pilot.pause()
+        assert form.query_one("#both-nesterov", Checkbox).disabled
+        assert summary(form).startswith("ready: enter or ctrl+s queues the run")
+        form.query_one("#f-optimizer", Select).value = "sgd"
+        await pilot.pause()
+        assert "this queues 2 runs" in summary(form)
+
+
+async def test_a_preset_that_sets_an_on_off_field_replaces_its_both_and_keeps_the_others(
+        app) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await tick(pilot, form, "#both-augment")
+        await tick(pilot, form, "#both-compile")
+        assert "this queues 4 runs" in summary(form)
+        form.query_one("#preset", Select).value = "fast"  # it sets augment, not compile
+        await pilot.pause()
+        assert not form.query_one("#both-augment", Checkbox).value
+        assert not form.query_one("#f-augment", Checkbox).disabled
+        assert form.query_one("#both-compile", Checkbox).value
+        assert "this queues 2 runs" in summary(form)
+
+
+async def test_every_both_box_fits_beside_its_field_at_80_columns(app) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        content = form.query_one("#form").scrollable_content_region
+        for box in form.query(".both").results(Checkbox):
+            box.scroll_visible(animate=False)
+            await pilot.pause()
+            assert box.region.width >= len("▐X▌ both") and box.region.right <= content.right, \
+                box.id

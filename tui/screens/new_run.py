@@ -36,6 +36,7 @@ from tui import sweep_form as sf
 from tui.context import context_of
 from tui.devices import device_check
 from tui.form_fields import (  # noqa: F401 (as_text, parse_tags: this module's API)
+    BOTH,
     NO_PRESET,
     ROWS,
     TAGS,
@@ -172,6 +173,7 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
                     value = as_text(value)
                 elif spec.kind is bool:
                     value = bool(value)
+                    self.query_one(f"#{BOTH}{spec.name}", Checkbox).value = False
                 widget.value = self.filled[spec.name] = value  # type: ignore[attr-defined]
         self._filling = False
         self._sync_momentum()
@@ -180,8 +182,18 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
     def _sync_momentum(self) -> None:
         """Momentum and Nesterov only mean something to sgd: grey them out otherwise."""
         sgd = "sgd" in str(self.query_one("#f-optimizer", Select).value).split(",")
-        for name in ("momentum", "nesterov"):
-            self.query_one(f"#f-{name}").disabled = not sgd
+        self.query_one("#f-momentum").disabled = not sgd
+        self.query_one(f"#{BOTH}nesterov").disabled = not sgd  # its own box follows
+        self._sync_both()
+
+    def _sync_both(self) -> None:
+        """An on/off field whose "both" box is ticked is a sweep: its own box greys out."""
+        for spec in ROWS:
+            if spec.kind is bool:
+                both = self.query_one(f"#{BOTH}{spec.name}", Checkbox)
+                sweeps = both.value and not both.disabled
+                self.query_one(f"#f-{spec.name}").disabled = sweeps or both.disabled
+                (self.sweeping.add if sweeps else self.sweeping.discard)(spec.name)
 
     @property
     def changed(self) -> bool:
@@ -294,7 +306,14 @@ class NewRunScreen(sf.SweepForm, Screen[int | None]):
     @on(Checkbox.Changed)
     def _field_changed(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
         widget_id = event.control.id or ""
-        if widget_id.startswith("f-") and not self._filling:
+        if widget_id.startswith(BOTH) and not self._filling:
+            name = widget_id.removeprefix(BOTH)
+            main = self.query_one(f"#f-{name}", Checkbox).value
+            edited = event.value or main != self.filled.get(name)
+            (self.touched.add if edited else self.touched.discard)(name)
+            self._sync_both()
+            self._show_summary()
+        elif widget_id.startswith("f-") and not self._filling:
             # A select says Changed once mounted: only a value unlike the filled one is an edit.
             name = widget_id[2:]
             if event.value == self.filled.get(name, object()):
