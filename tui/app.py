@@ -262,14 +262,16 @@ class CifarTui(App[None]):
 
     @on(WorkersChanged)
     def _workers_changed(self) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, HomeScreen):
-                screen.poll()  # the worker hint on the status line
+        for screen in self._live_homes():
+            screen.poll()  # the worker hint on the status line
 
     def _refresh_home(self) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, HomeScreen):
-                screen.reload(keep_loaded=True)
+        for screen in self._live_homes():
+            screen.reload(keep_loaded=True)
+
+    def _live_homes(self) -> list[HomeScreen]:
+        # A job's message can land while _shutdown prunes the screens: none then.
+        return [] if self.quitting else [s for s in self.screen_stack if isinstance(s, HomeScreen)]
 
     @on(Worker.StateChanged)
     def _job_failed(self, event: Worker.StateChanged) -> None:

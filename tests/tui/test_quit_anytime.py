@@ -4,13 +4,17 @@ mount) must not find them missing. A traceback on q is what a user would see."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
 from support import sweeps
+from support.tui_seed import settle
 from textual.screen import Screen
 
 from storage.runs import RunStore
+from tui.app import make_app
+from tui.messages import RunChanged, RunQueued, WorkersChanged
 from tui.screens.compare import CompareScreen
 from tui.screens.detail import RunDetailScreen
 from tui.screens.group_compare import GroupCompareScreen
@@ -51,3 +55,30 @@ async def test_quitting_while_a_screen_is_composed_raises_nothing(
     async with app.run_test(size=size):
         app.push_screen(screen)  # and quit at once: run_test raises what the app raised
     assert not app._exception
+
+
+async def test_quitting_while_jobs_keep_telling_the_app_runs_changed_raises_nothing(
+        store: RunStore, seeded: Ids) -> None:
+    """A job's RunChanged, RunQueued or WorkersChanged can land while Textual prunes the
+    screens on quit: the home screen it refreshes has lost its table by then. A thread
+    floods the app with them across the quit, 15 times (without the guard, the first few
+    raised NoMatches: 'RunTable')."""
+    for _ in range(15):
+        app = make_app(store=store, poll_interval=None)
+        stop = threading.Event()
+
+        def flood(app=app, stop=stop) -> None:  # noqa: ANN001
+            while not stop.is_set():
+                for message in (RunChanged(seeded["baseline"]), WorkersChanged(),
+                                RunQueued(seeded["baseline"])):
+                    app.post_message(message)
+                stop.wait(0.0005)
+
+        sender = threading.Thread(target=flood)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            sender.start()
+            await pilot.pause(0.05)
+        stop.set()
+        sender.join()
+        assert not app._exception
