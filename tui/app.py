@@ -315,6 +315,8 @@ class CifarTui(App[None]):
     def _ask(self, plan: control.Plan, go: Callable[[], object]) -> None:
         from tui.screens.confirm import ConfirmDialog
 
+        if self.quitting:
+            return  # asked, then q: no dialog over screens being pruned
         if isinstance(plan, control.Refuse):
             self.notify(plan.reason, severity="warning")
             return
