@@ -26,6 +26,12 @@ def dbs(tmp_path: Path) -> tuple[str, str]:
     return str(tmp_path / "a.db"), str(tmp_path / "b.db")
 
 
+def store_id_of(url: str) -> str:
+    """The store's id (creating the store): what its workers' locks are named by."""
+    with RunStore(url) as store:
+        return store.store_id
+
+
 def train_one_epoch(db: str) -> dict[str, str]:
     cli("train", *TINY, "--epochs", "1", "--limit-train", "48", "--db", db)
     with RunStore(db) as store:
@@ -114,8 +120,7 @@ def test_resume_uses_its_own_checkpoint_and_refuses_another_stores(
 def test_each_store_gets_its_own_worker_and_stop_stops_only_its_own(
         tmp_path: Path, procs: list) -> None:
     a, b = dbs(tmp_path)
-    with RunStore(a) as store_a, RunStore(b) as store_b:
-        a_id, b_id = store_a.store_id, store_b.store_id
+    a_id, b_id = store_id_of(a), store_id_of(b)
     a_worker = start_worker("--device", "cpu", "--db", a, log=tmp_path / "a.log")
     procs.append(a_worker)
     wait_for(lambda: launcher.live_worker(a_id, "cpu"), what="store a's worker")
@@ -158,8 +163,7 @@ def test_worker_refuses_a_device_it_does_not_have(device: str, words: str) -> No
 def test_the_tui_s_stop_stops_each_of_its_store_s_worker_processes_once_and_no_other(
         tmp_path: Path, procs: list) -> None:
     a, b = dbs(tmp_path)
-    with RunStore(a) as store_a, RunStore(b) as store_b:
-        a_id, b_id = store_a.store_id, store_b.store_id
+    a_id, b_id = store_id_of(a), store_id_of(b)
     two_devices = start_worker("--devices", "cpu:0,cpu:1", "--db", a, log=tmp_path / "a.log")
     other = start_worker("--device", "cpu", "--db", b, log=tmp_path / "b.log")
     procs.extend([two_devices, other])
