@@ -43,7 +43,7 @@ def parse_tags(text: str) -> list[str]:
     return tags
 
 
-def both_entry(name: str, both: bool, value: bool) -> tuple[str, Any]:
+def both_entry(both: bool, value: bool) -> tuple[str, Any]:
     """An on/off field's entry: on and off (as `--augment true,false`) or its one value."""
     return ("values", (True, False)) if both else ("value", value)
 

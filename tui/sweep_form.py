@@ -269,7 +269,7 @@ class SweepForm:
                 box = self.query_one(f"#{BOTH}{spec.name}", Checkbox)
                 both = box.value and not box.disabled  # nesterov's, for adam: no sweep
                 value = self.query_one(f"#f-{spec.name}", Checkbox).value
-                entries[spec.name] = both_entry(spec.name, both, value)
+                entries[spec.name] = both_entry(both, value)
         preset = self.query_one("#preset", Select).value
         return sweep_spec(entries, None if preset == NO_PRESET else str(preset),
                              options, entries.get("name", ("value", None))[1],
