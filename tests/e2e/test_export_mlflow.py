@@ -96,12 +96,18 @@ def test_runs_arrive_with_params_metrics_tags_notes_and_checkpoint_and_quietly(
     assert Path(artifact).read_bytes() == Path(run.checkpoints["best"]).read_bytes()
 
 
-def test_a_second_export_updates_its_runs_and_a_third_changes_nothing(
-        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def export_once(db: str, tmp_path: Path,
+                capsys: pytest.CaptureFixture[str]) -> tuple[str, list[str]]:
+    """Export the store to a fresh MLflow store; its URI, and the command to run again."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     argv = ["export", "--format", "mlflow", "--mlflow-uri", uri, "--db", db]
     assert main(argv) == 0
     capsys.readouterr()
+    return uri, argv
+
+def test_a_second_export_updates_its_runs_and_a_third_changes_nothing(
+        db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    uri, argv = export_once(db, tmp_path, capsys)
     with RunStore(db) as store:
         store.record_epoch(2, epoch(1, 0.5))  # the live run goes on, and ends
         store.append_steps(2, steps(2, range(3, 5)))
@@ -124,10 +130,7 @@ def test_a_second_export_updates_its_runs_and_a_third_changes_nothing(
 
 def test_steps_rewritten_by_a_resume_replace_the_mlflow_run_instead_of_mixing_in(
         db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    argv = ["export", "--format", "mlflow", "--mlflow-uri", uri, "--db", db]
-    assert main(argv) == 0
-    capsys.readouterr()
+    uri, argv = export_once(db, tmp_path, capsys)
     first_id = mlflow_runs(uri)["live"].info.run_id
     with RunStore(db) as store:
         # The live run resumed from a checkpoint taken before its first step: it replays

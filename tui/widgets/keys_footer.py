@@ -24,6 +24,7 @@ class KeysFooter(Footer):
     def __init__(self, *, compact: bool = False) -> None:
         super().__init__(compact=compact)
         self._shown: tuple[object, ...] | None = None
+        self._extras: list[str] = []  # the FOOTER_IF_ROOM actions that fit, as last worked out
         self._pending = False
 
     def bindings_changed(self, screen: Screen) -> None:
@@ -49,9 +50,10 @@ class KeysFooter(Footer):
             (binding.key, binding.key_display, binding.description, binding.action,
              binding.show, binding.group, enabled, tooltip)
             for _, binding, enabled, tooltip in self.screen.active_bindings.values()
-        ) + tuple(self._extra_actions())
-        if shown != self._shown:
-            self._shown = shown
+        )
+        extras = self._extra_actions()
+        if (shown, extras) != (self._shown, self._extras):
+            self._shown, self._extras = shown, extras
             await self.recompose()
 
     def compose(self) -> ComposeResult:
@@ -61,7 +63,7 @@ class KeysFooter(Footer):
         labels = getattr(self.screen, "FOOTER_IF_ROOM", {})
         bindings = {b.action: (b, enabled, tip)
                     for _, b, enabled, tip in self.screen.active_bindings.values()}
-        for action in self._extra_actions():
+        for action in (a for a in self._extras if a in bindings):  # Textual may recompose too
             binding, enabled, tooltip = bindings[action]
             yield FooterKey(binding.key, self.app.get_key_display(binding), labels[action],
                             action, disabled=not enabled,
